@@ -1,0 +1,1 @@
+"""vrouter: management plane of the vrouter NFV appliance."""

@@ -1,0 +1,1 @@
+"""Talking to and running the C/DPDK dataplane process."""

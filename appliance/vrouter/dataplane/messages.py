@@ -1,0 +1,398 @@
+"""ctypes mirror of dataplane/include/vr_ctl.h, the control channel protocol.
+
+Every struct, enum and constant of the header has a counterpart here, under
+the same names (structs in CamelCase without the ``vr_`` prefix). Flexible
+array members are left out of the ctypes structs: the client encodes and
+decodes the variable part; FLEXIBLE records what it is made of.
+
+tests/test_ctl_layout.py checks all of this against the DWARF of the built
+dataplane, so a change to the header that is not mirrored here fails the suite.
+Native byte order and alignment are intended: the dataplane runs on the host.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from ctypes import c_char, c_int32, c_uint8, c_uint16, c_uint32, c_uint64
+from enum import IntEnum
+
+VR_CTL_VERSION = 1
+VR_CTL_MAX_MSG = 60 * 1024  # largest datagram either side sends, header included
+
+VR_NAME_LEN = 32
+VR_DEVARGS_LEN = 256
+VR_ERR_LEN = 256
+VR_MAX_PORTS = 64
+VR_MAX_ADDRS = 8
+VR_MAX_ECMP = 16
+VR_MAX_VRFS = 256
+
+VR_F_MORE = 0x1
+
+VR_PARAM_ARP_REACHABLE_MS = 1 << 0
+VR_PARAM_ARP_RETRANS_MS = 1 << 1
+VR_PARAM_ARP_MAX_PROBES = 1 << 2
+VR_PARAM_ARP_QUEUE_LEN = 1 << 3
+VR_PARAM_ICMP_RATE = 1 << 4
+VR_PARAM_ICMP_BURST = 1 << 5
+VR_PARAM_IDLE_SLEEP_US = 1 << 6
+
+VR_PORT_SET_MTU = 1 << 0
+VR_PORT_SET_VRF = 1 << 1
+VR_PORT_SET_UP = 1 << 2
+VR_PORT_SET_MAC = 1 << 3
+
+VR_ROUTE_REPLACE = 0x1
+
+
+class MsgType(IntEnum):
+    HELLO = 1
+    COUNTER_NAMES = 2
+    PARAMS_GET = 3
+    PARAMS_SET = 4
+
+    PORT_ADD = 10
+    PORT_DEL = 11
+    PORT_SET = 12
+    PORT_LIST = 13
+    PORT_STATS = 14
+
+    ADDR_ADD = 20
+    ADDR_DEL = 21
+
+    VRF_ADD = 30
+    VRF_DEL = 31
+    VRF_LIST = 32
+
+    NH_ADD = 40
+    NH_DEL = 41
+    NH_LIST = 42
+
+    ROUTE_ADD = 50
+    ROUTE_DEL = 51
+    ROUTE_LIST = 52
+    ROUTE_LOOKUP = 53
+
+    NEIGH_ADD = 60
+    NEIGH_DEL = 61
+    NEIGH_LIST = 62
+
+    PG_INJECT = 70
+    PG_CAPTURE = 71
+
+
+class PortKind(IntEnum):
+    DEVARGS = 0
+    RING = 1
+
+
+class NhType(IntEnum):
+    NONE = 0
+    GATEWAY = 1
+    BLACKHOLE = 2
+    REJECT = 3
+    GROUP = 4
+    CONNECTED = 5
+    LOCAL = 6
+    BROADCAST = 7
+
+
+class NeighState(IntEnum):
+    INCOMPLETE = 1
+    REACHABLE = 2
+    PROBE = 3
+    PERMANENT = 4
+
+
+class _S(ctypes.Structure):
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n, *_ in self._fields_ if n != "_pad")
+        return f"{type(self).__name__}({inner})"
+
+
+Mac = c_uint8 * 6
+
+
+class MsgHdr(_S):
+    _fields_ = [
+        ("type", c_uint16),
+        ("flags", c_uint16),
+        ("len", c_uint32),
+        ("seq", c_uint32),
+        ("status", c_int32),
+    ]
+
+
+class Error(_S):
+    _fields_ = [("msg", c_char * VR_ERR_LEN)]
+
+
+class HelloReq(_S):
+    _fields_ = [("version", c_uint32)]
+
+
+class HelloResp(_S):
+    _fields_ = [
+        ("version", c_uint32),
+        ("n_workers", c_uint32),
+        ("n_counters", c_uint32),
+        ("max_ports", c_uint32),
+        ("max_vrfs", c_uint32),
+        ("max_nexthops", c_uint32),
+        ("neigh_table_size", c_uint32),
+        ("pid", c_uint32),
+        ("tsc_hz", c_uint64),
+    ]
+
+
+class CounterNamesResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + char names[n][VR_NAME_LEN]
+
+
+class Params(_S):
+    _fields_ = [
+        ("mask", c_uint32),
+        ("arp_reachable_ms", c_uint32),
+        ("arp_retrans_ms", c_uint32),
+        ("arp_max_probes", c_uint32),
+        ("arp_queue_len", c_uint32),
+        ("icmp_rate", c_uint32),
+        ("icmp_burst", c_uint32),
+        ("idle_sleep_us", c_uint32),
+    ]
+
+
+# Params field name -> its PARAMS_SET mask bit.
+PARAM_BITS: dict[str, int] = {
+    "arp_reachable_ms": VR_PARAM_ARP_REACHABLE_MS,
+    "arp_retrans_ms": VR_PARAM_ARP_RETRANS_MS,
+    "arp_max_probes": VR_PARAM_ARP_MAX_PROBES,
+    "arp_queue_len": VR_PARAM_ARP_QUEUE_LEN,
+    "icmp_rate": VR_PARAM_ICMP_RATE,
+    "icmp_burst": VR_PARAM_ICMP_BURST,
+    "idle_sleep_us": VR_PARAM_IDLE_SLEEP_US,
+}
+
+
+class PortAddReq(_S):
+    _fields_ = [
+        ("name", c_char * VR_NAME_LEN),
+        ("devargs", c_char * VR_DEVARGS_LEN),
+        ("kind", c_uint8),
+        ("set_mac", c_uint8),
+        ("mac", Mac),
+        ("vrf", c_uint16),
+        ("mtu", c_uint16),
+        ("rxd", c_uint16),
+        ("txd", c_uint16),
+        ("admin_up", c_uint8),
+        ("_pad", c_uint8 * 3),
+    ]
+
+
+class PortId(_S):
+    _fields_ = [("port", c_uint16), ("_pad", c_uint16)]
+
+
+class PortSetReq(_S):
+    _fields_ = [
+        ("port", c_uint16),
+        ("mtu", c_uint16),
+        ("mask", c_uint32),
+        ("vrf", c_uint16),
+        ("admin_up", c_uint8),
+        ("mac", Mac),
+        ("_pad", c_uint8 * 7),
+    ]
+
+
+class Addr(_S):
+    _fields_ = [("ip", c_uint32), ("plen", c_uint8), ("_pad", c_uint8 * 3)]
+
+
+class PortInfo(_S):
+    _fields_ = [
+        ("name", c_char * VR_NAME_LEN),
+        ("driver", c_char * VR_NAME_LEN),
+        ("devargs", c_char * VR_DEVARGS_LEN),
+        ("port", c_uint16),
+        ("vrf", c_uint16),
+        ("mtu", c_uint16),
+        ("mac", Mac),
+        ("admin_up", c_uint8),
+        ("link_up", c_uint8),
+        ("kind", c_uint8),
+        ("n_addrs", c_uint8),
+        ("link_speed", c_uint32),
+        ("n_rxq", c_uint16),
+        ("n_txq", c_uint16),
+        ("rxd", c_uint16),
+        ("txd", c_uint16),
+        ("addrs", Addr * VR_MAX_ADDRS),
+    ]
+
+
+class PortListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + struct vr_port_info ports[n]
+
+
+class PortStatsResp(_S):
+    _fields_ = [("port", c_uint16), ("_pad", c_uint16), ("n", c_uint32)]  # + uint64 values[n]
+
+
+class AddrReq(_S):
+    _fields_ = [("port", c_uint16), ("_pad", c_uint16), ("addr", Addr)]
+
+
+class VrfAddReq(_S):
+    _fields_ = [
+        ("vrf", c_uint16),
+        ("_pad", c_uint16),
+        ("max_routes", c_uint32),
+        ("num_tbl8", c_uint32),
+    ]
+
+
+class VrfId(_S):
+    _fields_ = [("vrf", c_uint16), ("_pad", c_uint16)]
+
+
+class VrfInfo(_S):
+    _fields_ = [
+        ("vrf", c_uint16),
+        ("n_ports", c_uint16),
+        ("n_routes", c_uint32),
+        ("max_routes", c_uint32),
+        ("num_tbl8", c_uint32),
+    ]
+
+
+class VrfListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + struct vr_vrf_info vrfs[n]
+
+
+class Nh(_S):
+    _fields_ = [
+        ("id", c_uint32),
+        ("type", c_uint8),
+        ("n_members", c_uint8),
+        ("port", c_uint16),
+        ("gw", c_uint32),
+        ("refcnt", c_uint32),
+        ("members", c_uint32 * VR_MAX_ECMP),
+    ]
+
+
+class NhId(_S):
+    _fields_ = [("id", c_uint32)]
+
+
+class NhListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + struct vr_nh nhs[n]
+
+
+class Route(_S):
+    _fields_ = [
+        ("prefix", c_uint32),
+        ("plen", c_uint8),
+        ("flags", c_uint8),
+        ("_pad", c_uint16),
+        ("nh_id", c_uint32),
+    ]
+
+
+class RouteReq(_S):
+    _fields_ = [("vrf", c_uint16), ("_pad", c_uint16), ("n", c_uint32)]  # + routes[n]
+
+
+class RouteListReq(_S):
+    _fields_ = [("vrf", c_uint16), ("_pad", c_uint16)]
+
+
+class RouteListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + struct vr_route routes[n]
+
+
+class RouteLookupReq(_S):
+    _fields_ = [("vrf", c_uint16), ("_pad", c_uint16), ("ip", c_uint32)]
+
+
+class RouteLookupResp(_S):
+    _fields_ = [("route", Route), ("nh", Nh)]
+
+
+class Neigh(_S):
+    _fields_ = [
+        ("ip", c_uint32),
+        ("port", c_uint16),
+        ("mac", Mac),
+        ("state", c_uint8),
+        ("probes", c_uint8),
+        ("held", c_uint16),
+        ("age_ms", c_uint32),
+        ("_pad", c_uint32),
+    ]
+
+
+class NeighListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + struct vr_neigh neighs[n]
+
+
+class PgFrames(_S):
+    # + uint8_t data[]: n frames, each uint16 length then the bytes, padded to 2
+    _fields_ = [("n", c_uint32), ("port", c_uint16), ("_pad", c_uint16)]
+
+
+STRUCTS: dict[str, type[ctypes.Structure]] = {
+    "vr_msg_hdr": MsgHdr,
+    "vr_error": Error,
+    "vr_hello_req": HelloReq,
+    "vr_hello_resp": HelloResp,
+    "vr_counter_names_resp": CounterNamesResp,
+    "vr_params": Params,
+    "vr_port_add_req": PortAddReq,
+    "vr_port_id": PortId,
+    "vr_port_set_req": PortSetReq,
+    "vr_addr": Addr,
+    "vr_port_info": PortInfo,
+    "vr_port_list_resp": PortListResp,
+    "vr_port_stats_resp": PortStatsResp,
+    "vr_addr_req": AddrReq,
+    "vr_vrf_add_req": VrfAddReq,
+    "vr_vrf_id": VrfId,
+    "vr_vrf_info": VrfInfo,
+    "vr_vrf_list_resp": VrfListResp,
+    "vr_nh": Nh,
+    "vr_nh_id": NhId,
+    "vr_nh_list_resp": NhListResp,
+    "vr_route": Route,
+    "vr_route_req": RouteReq,
+    "vr_route_list_req": RouteListReq,
+    "vr_route_list_resp": RouteListResp,
+    "vr_route_lookup_req": RouteLookupReq,
+    "vr_route_lookup_resp": RouteLookupResp,
+    "vr_neigh": Neigh,
+    "vr_neigh_list_resp": NeighListResp,
+    "vr_pg_frames": PgFrames,
+}
+
+# The flexible array member ending a struct: (member name, ctypes element type).
+FLEXIBLE: dict[str, tuple[str, type]] = {
+    "vr_counter_names_resp": ("names", c_char * VR_NAME_LEN),
+    "vr_port_list_resp": ("ports", PortInfo),
+    "vr_port_stats_resp": ("values", c_uint64),
+    "vr_vrf_list_resp": ("vrfs", VrfInfo),
+    "vr_nh_list_resp": ("nhs", Nh),
+    "vr_route_req": ("routes", Route),
+    "vr_route_list_resp": ("routes", Route),
+    "vr_neigh_list_resp": ("neighs", Neigh),
+    "vr_pg_frames": ("data", c_uint8),
+}
+
+# C enum name -> (IntEnum, prefix of its enumerators in C).
+ENUMS: dict[str, tuple[type[IntEnum], str]] = {
+    "vr_msg_type": (MsgType, "VR_MSG_"),
+    "vr_port_kind": (PortKind, "VR_PORT_"),
+    "vr_nh_type": (NhType, "VR_NH_"),
+    "vr_neigh_state": (NeighState, "VR_NEIGH_"),
+}

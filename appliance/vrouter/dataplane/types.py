@@ -1,0 +1,89 @@
+"""Plain values returned by DataplaneClient, decoded from the wire structs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+from .messages import NeighState, NhType, PortKind
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    version: int
+    n_workers: int
+    n_counters: int
+    max_ports: int
+    max_vrfs: int
+    max_nexthops: int  # ids 1..max_nexthops-1 are the client's
+    neigh_table_size: int
+    pid: int
+    tsc_hz: int
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    arp_reachable_ms: int
+    arp_retrans_ms: int
+    arp_max_probes: int
+    arp_queue_len: int
+    icmp_rate: int
+    icmp_burst: int
+    idle_sleep_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    port: int
+    name: str
+    driver: str
+    devargs: str
+    kind: PortKind | int  # int: a kind this client does not know
+    vrf: int
+    mtu: int
+    mac: str
+    admin_up: bool
+    link_up: bool
+    link_speed: int  # Mbit/s
+    n_rxq: int
+    n_txq: int
+    rxd: int
+    txd: int
+    addrs: tuple[IPv4Interface, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Vrf:
+    vrf: int
+    n_ports: int
+    n_routes: int
+    max_routes: int
+    num_tbl8: int
+
+
+@dataclass(frozen=True, slots=True)
+class Nexthop:
+    id: int
+    type: NhType | int
+    port: int = 0
+    gw: IPv4Address | None = None  # None when the wire value is 0.0.0.0
+    refcnt: int = 0
+    members: tuple[int, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    prefix: IPv4Network
+    nh_id: int
+    flags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Neigh:
+    ip: IPv4Address
+    port: int
+    mac: str
+    state: NeighState | int
+    probes: int
+    held: int
+    age_ms: int

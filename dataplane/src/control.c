@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ip.h>
+#include <rte_ring.h>
+
+#include "arp.h"
+#include "control.h"
+#include "ctl.h"
+#include "icmp.h"
+#include "ip4_util.h"
+#include "neigh.h"
+
+#define NEIGH_TIMER_MS 10
+#define ICMP_RATE_MAX 1000000
+
+const char *const vr_counter_names[VR_CNT_MAX] = {
+#define X(id, name) [VR_CNT_##id] = name,
+	VR_COUNTERS(X)
+#undef X
+};
+
+static unsigned int inject_rr;
+
+void ctl_inject(struct rte_mbuf *m)
+{
+	/* Spread over workers; each inject ring has this thread as its only
+	 * producer. */
+	struct worker *w = dp.workers[inject_rr++ % dp.n_workers];
+	if (rte_ring_enqueue(w->inject, m) != 0) {
+		struct pkt_meta *meta = pkt_meta(m);
+		uint16_t port = meta->action == PKT_TX ? meta->out_port : meta->in_port;
+		counter_inc(dp.ctl_stats, port, VR_CNT_DROP_INJECT_RING_FULL);
+		rte_pktmbuf_free(m);
+	}
+}
+
+void ctl_icmp_error(struct rte_mbuf *orig, uint8_t type, uint8_t code, uint32_t info)
+{
+	uint16_t port = pkt_meta(orig)->in_port;
+	enum vr_counter why;
+
+	if (!icmp_error_allowed(orig))
+		return;
+	if (!token_bucket_take(&dp.ctl_icmp_tb, dp.params.icmp_rate, dp.params.icmp_burst)) {
+		counter_inc(dp.ctl_stats, port, VR_CNT_ICMP_ERRORS_RATELIMITED);
+		return;
+	}
+	struct rte_mbuf *e = icmp_error_build(orig, type, code, info, &dp.ctl_ip_id, &why);
+	if (e == NULL) {
+		counter_inc(dp.ctl_stats, port, why);
+		return;
+	}
+	counter_inc(dp.ctl_stats, port, VR_CNT_ICMP_ERRORS_SENT);
+	ctl_inject(e);
+}
+
+/* Traffic for the router that the fast path does not answer. Until a
+ * control namespace consumes it, UDP gets port unreachable (so traceroute to
+ * the router's address completes) and the rest is counted and dropped. */
+static void punt_input(struct rte_mbuf *m)
+{
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	uint16_t port = pkt_meta(m)->in_port;
+
+	if (ip->next_proto_id == IPPROTO_UDP)
+		ctl_icmp_error(m, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+	counter_inc(dp.ctl_stats, port, VR_CNT_DROP_PUNT_NO_CONSUMER);
+	rte_pktmbuf_free(m);
+}
+
+static void control_drain_workers(void)
+{
+	struct rte_mbuf *pkts[VR_BURST];
+	struct arp_event evs[VR_BURST];
+
+	for (unsigned int i = 0; i < dp.n_workers; i++) {
+		struct worker *w = dp.workers[i];
+		unsigned int n;
+		while ((n = rte_ring_dequeue_burst_elem(w->events, evs, sizeof(evs[0]), VR_BURST,
+							NULL)) > 0)
+			for (unsigned int k = 0; k < n; k++)
+				neigh_event(&evs[k]);
+		while ((n = rte_ring_dequeue_burst(w->to_ctl, (void **)pkts, VR_BURST, NULL)) > 0) {
+			for (unsigned int k = 0; k < n; k++) {
+				if (pkt_meta(pkts[k])->action == PKT_HOLD)
+					neigh_hold(pkts[k]);
+				else
+					punt_input(pkts[k]);
+			}
+		}
+	}
+}
+
+int control_init(const char *sock_path)
+{
+	dp.params = (struct vr_params){
+		.arp_reachable_ms = 30000, /* RFC 4861's REACHABLE_TIME, as Linux */
+		.arp_retrans_ms = 1000,
+		.arp_max_probes = 3,
+		.arp_queue_len = 16,
+		.icmp_rate = 1000, /* Linux icmp_msgs_per_sec */
+		.icmp_burst = 50,
+		.idle_sleep_us = 0,
+	};
+	dp.ctl_icmp_tb = (struct token_bucket){.tokens = dp.params.icmp_burst,
+					       .last_tsc = rte_rdtsc()};
+	return ctl_server_init(sock_path);
+}
+
+void control_loop(void)
+{
+	uint64_t next_timer = 0;
+	uint64_t timer_period = dp.tsc_hz / 1000 * NEIGH_TIMER_MS;
+
+	while (!dp.stop) {
+		ctl_server_poll(1);
+		control_drain_workers();
+		uint64_t now = rte_rdtsc();
+		if (now >= next_timer) {
+			neigh_timer();
+			next_timer = now + timer_period;
+		}
+	}
+}
+
+void control_fini(void)
+{
+	ctl_server_close();
+}
+
+/* ---------------- session messages ---------------- */
+
+static int hello_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	const struct vr_hello_req *q = req;
+	(void)len;
+	if (q->version != VR_CTL_VERSION)
+		return ctl_err(r, EPROTO, "control protocol version %u, dataplane speaks %u",
+			       q->version, VR_CTL_VERSION);
+	struct vr_hello_resp *e = ctl_resp_put(r, sizeof(*e));
+	*e = (struct vr_hello_resp){.version = VR_CTL_VERSION, .n_workers = dp.n_workers,
+				    .n_counters = VR_CNT_MAX, .max_ports = VR_MAX_PORTS,
+				    .max_vrfs = VR_MAX_VRFS, .max_nexthops = dp.max_nexthops,
+				    .neigh_table_size = dp.neigh_table_size,
+				    .pid = (uint32_t)getpid(), .tsc_hz = dp.tsc_hz};
+	return 0;
+}
+CTL_HANDLER(VR_MSG_HELLO, sizeof(struct vr_hello_req), hello_handler)
+
+static int counter_names_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	(void)req;
+	(void)len;
+	const struct vr_counter_names_resp *list = ctl_list_begin(r, sizeof(*list));
+	(void)list; /* entries are counted by ctl_list_add() */
+	for (int i = 0; i < VR_CNT_MAX; i++) {
+		char *e = ctl_list_add(r, VR_NAME_LEN);
+		if (e == NULL)
+			return -EIO;
+		snprintf(e, VR_NAME_LEN, "%s", vr_counter_names[i]);
+	}
+	return 0;
+}
+CTL_HANDLER(VR_MSG_COUNTER_NAMES, 0, counter_names_handler)
+
+static int params_get_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	(void)req;
+	(void)len;
+	struct vr_params *e = ctl_resp_put(r, sizeof(*e));
+	*e = dp.params;
+	e->mask = 0;
+	return 0;
+}
+CTL_HANDLER(VR_MSG_PARAMS_GET, 0, params_get_handler)
+
+static int param_check(const char *name, uint32_t v, uint32_t lo, uint32_t hi, struct ctl_resp *r)
+{
+	if (v < lo || v > hi)
+		return ctl_err(r, EINVAL, "%s %u out of range %u..%u", name, v, lo, hi);
+	return 0;
+}
+
+static int params_set_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	const struct vr_params *q = req;
+	struct vr_params p = dp.params;
+	(void)len;
+
+#define SET(bit, field, lo, hi)                                                            \
+	if ((q->mask & (bit)) && param_check(#field, q->field, lo, hi, r) < 0)             \
+		return -EINVAL;                                                            \
+	if (q->mask & (bit))                                                               \
+		p.field = q->field;
+	SET(VR_PARAM_ARP_REACHABLE_MS, arp_reachable_ms, 10, 3600000)
+	SET(VR_PARAM_ARP_RETRANS_MS, arp_retrans_ms, 10, 60000)
+	SET(VR_PARAM_ARP_MAX_PROBES, arp_max_probes, 1, 100)
+	SET(VR_PARAM_ARP_QUEUE_LEN, arp_queue_len, 0, 256)
+	SET(VR_PARAM_ICMP_RATE, icmp_rate, 0, ICMP_RATE_MAX)
+	SET(VR_PARAM_ICMP_BURST, icmp_burst, 0, 100000)
+	SET(VR_PARAM_IDLE_SLEEP_US, idle_sleep_us, 0, 100000)
+#undef SET
+	if (q->mask & ~(VR_PARAM_IDLE_SLEEP_US * 2 - 1))
+		return ctl_err(r, EINVAL, "unknown parameter bits 0x%x in mask", q->mask);
+	p.mask = 0;
+	dp.params = p;
+	/* Refill the buckets so a new rate applies from now on. */
+	dp.ctl_icmp_tb = (struct token_bucket){.tokens = p.icmp_burst, .last_tsc = rte_rdtsc()};
+	for (unsigned int i = 0; i < dp.n_workers; i++)
+		dp.workers[i]->icmp_tb_reset = true;
+	return 0;
+}
+CTL_HANDLER(VR_MSG_PARAMS_SET, sizeof(struct vr_params), params_set_handler)

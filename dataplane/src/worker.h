@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Worker lcores: rx burst -> classify -> ARP | IPv4 -> tx burst.
+ */
+#ifndef VR_WORKER_H
+#define VR_WORKER_H
+
+#include <rte_mbuf.h>
+
+#include "dp.h"
+
+int worker_main(void *arg);
+
+/* Count a drop against `port` and free the packet. */
+static inline void worker_drop(struct worker *w, struct rte_mbuf *m, uint16_t port,
+			       enum vr_counter why)
+{
+	counter_inc(w->stats, port, why);
+	rte_pktmbuf_free(m);
+}
+
+/* Queue a complete frame for transmission on `port`. */
+void worker_tx(struct worker *w, uint16_t port, struct rte_mbuf *m);
+
+/* Send all queued frames. */
+void worker_tx_flush(struct worker *w);
+
+/* Queue a locally originated IPv4 packet (PKT_ROUTE) for routing after the
+ * current burst. */
+void worker_originate(struct worker *w, struct rte_mbuf *m);
+
+/* Hand a packet to the control thread (PKT_HOLD or PKT_PUNT). */
+void worker_to_ctl(struct worker *w, struct rte_mbuf *m, uint16_t port);
+
+#endif

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "options.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_config.h>
+
+#include "frame.h"
+
+static const char *prog_name = "vrouter-loadgen";
+
+void
+options_usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [EAL args] -- --duration SEC --src-mac MAC --dst-mac MAC\n"
+		"           --src-ip A.B.C.D --dst-ip A.B.C.D [options]\n"
+		"\n"
+		"Sends Ethernet/IPv4/UDP frames on one port and counts what arrives on\n"
+		"another, from one lcore, then prints the totals.\n"
+		"\n"
+		"  --duration SEC      how long to transmit (required)\n"
+		"  --rate PPS          packets per second, paced by the TSC in bursts\n"
+		"                      of 32; 0 (default) = as fast as possible\n"
+		"  --src-mac MAC       Ethernet source (required)\n"
+		"  --dst-mac MAC       Ethernet destination (required)\n"
+		"  --src-ip A.B.C.D    IPv4 source (required)\n"
+		"  --dst-ip A.B.C.D    first IPv4 destination (required)\n"
+		"  --dst-count N       cycle through N consecutive destinations\n"
+		"                      (default 1, at most %u)\n"
+		"  --size BYTES        frame size without CRC, %u..%u (default 64)\n"
+		"  --tx-port N         port to send on (default 0)\n"
+		"  --rx-port N         port to count on (default 1)\n"
+		"  --link-timeout SEC  how long to wait for both links (default 10)\n"
+		"  --json              print the result as one JSON object\n"
+		"  --help              this text\n",
+		prog, OPT_MAX_DST_COUNT, FRAME_MIN_SIZE, FRAME_MAX_SIZE);
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+bad_arg(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s: ", prog_name, name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see %s -- --help)\n", prog_name);
+	exit(EXIT_USAGE);
+}
+
+static double
+parse_seconds(const char *name, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0)
+		bad_arg(name, "'%s' is not a positive number of seconds", s);
+	return v;
+}
+
+static uint64_t
+parse_u64(const char *name, const char *s, uint64_t min, uint64_t max)
+{
+	char *end;
+	unsigned long long v;
+
+	/* strtoull accepts "-1" and wraps it: refuse signs outright. */
+	if (s[0] == '-' || s[0] == '+')
+		bad_arg(name, "'%s' is not an unsigned integer", s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		bad_arg(name, "'%s' is not an unsigned integer", s);
+	if (v < min || v > max)
+		bad_arg(name, "%llu is out of range %llu..%llu", v,
+			(unsigned long long)min, (unsigned long long)max);
+	return v;
+}
+
+static void
+parse_mac(const char *name, const char *s, struct rte_ether_addr *mac)
+{
+	if (rte_ether_unformat_addr(s, mac) != 0)
+		bad_arg(name, "'%s' is not a MAC address (xx:xx:xx:xx:xx:xx)", s);
+}
+
+static uint32_t
+parse_ipv4(const char *name, const char *s)
+{
+	struct in_addr a;
+
+	/* inet_pton, unlike inet_aton, refuses shorthand such as "10.1". */
+	if (inet_pton(AF_INET, s, &a) != 1)
+		bad_arg(name, "'%s' is not an IPv4 address (A.B.C.D)", s);
+	return ntohl(a.s_addr);
+}
+
+enum {
+	OPT_DURATION = 256,
+	OPT_RATE,
+	OPT_SRC_MAC,
+	OPT_DST_MAC,
+	OPT_SRC_IP,
+	OPT_DST_IP,
+	OPT_DST_COUNT,
+	OPT_SIZE,
+	OPT_TX_PORT,
+	OPT_RX_PORT,
+	OPT_LINK_TIMEOUT,
+	OPT_JSON,
+	OPT_HELP,
+};
+
+static const struct option long_options[] = {
+	{"duration", required_argument, NULL, OPT_DURATION},
+	{"rate", required_argument, NULL, OPT_RATE},
+	{"src-mac", required_argument, NULL, OPT_SRC_MAC},
+	{"dst-mac", required_argument, NULL, OPT_DST_MAC},
+	{"src-ip", required_argument, NULL, OPT_SRC_IP},
+	{"dst-ip", required_argument, NULL, OPT_DST_IP},
+	{"dst-count", required_argument, NULL, OPT_DST_COUNT},
+	{"size", required_argument, NULL, OPT_SIZE},
+	{"tx-port", required_argument, NULL, OPT_TX_PORT},
+	{"rx-port", required_argument, NULL, OPT_RX_PORT},
+	{"link-timeout", required_argument, NULL, OPT_LINK_TIMEOUT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+void
+options_parse(int argc, char **argv, struct options *opt)
+{
+	bool have_duration = false, have_src_mac = false, have_dst_mac = false;
+	bool have_src_ip = false, have_dst_ip = false;
+	int c;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->dst_count = 1;
+	opt->frame_size = 64;
+	opt->tx_port = 0;
+	opt->rx_port = 1;
+	opt->link_timeout_s = 10;
+
+	/* The EAL has used getopt already; start over, and report errors
+	 * ourselves so they name the argument the way we want. */
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_DURATION:
+			opt->duration_s = parse_seconds("--duration", optarg);
+			have_duration = true;
+			break;
+		case OPT_RATE:
+			opt->rate_pps = parse_u64("--rate", optarg, 0, UINT64_C(1) << 40);
+			break;
+		case OPT_SRC_MAC:
+			parse_mac("--src-mac", optarg, &opt->src_mac);
+			have_src_mac = true;
+			break;
+		case OPT_DST_MAC:
+			parse_mac("--dst-mac", optarg, &opt->dst_mac);
+			have_dst_mac = true;
+			break;
+		case OPT_SRC_IP:
+			opt->src_ip = parse_ipv4("--src-ip", optarg);
+			have_src_ip = true;
+			break;
+		case OPT_DST_IP:
+			opt->dst_ip = parse_ipv4("--dst-ip", optarg);
+			have_dst_ip = true;
+			break;
+		case OPT_DST_COUNT:
+			opt->dst_count = parse_u64("--dst-count", optarg, 1,
+						   OPT_MAX_DST_COUNT);
+			break;
+		case OPT_SIZE:
+			opt->frame_size = parse_u64("--size", optarg, FRAME_MIN_SIZE,
+						    FRAME_MAX_SIZE);
+			break;
+		case OPT_TX_PORT:
+			opt->tx_port = parse_u64("--tx-port", optarg, 0, RTE_MAX_ETHPORTS - 1);
+			break;
+		case OPT_RX_PORT:
+			opt->rx_port = parse_u64("--rx-port", optarg, 0, RTE_MAX_ETHPORTS - 1);
+			break;
+		case OPT_LINK_TIMEOUT:
+			opt->link_timeout_s = parse_seconds("--link-timeout", optarg);
+			break;
+		case OPT_JSON:
+			opt->json = true;
+			break;
+		case OPT_HELP:
+			options_usage(argv[0]);
+			exit(0);
+		case ':':
+			bad_arg(argv[optind - 1], "needs a value");
+		default:
+			bad_arg(argv[optind - 1], "unknown option");
+		}
+	}
+	if (optind < argc)
+		bad_arg(argv[optind], "unexpected argument");
+
+	if (!have_duration)
+		bad_arg("--duration", "missing (this option is required)");
+	if (!have_src_mac)
+		bad_arg("--src-mac", "missing (this option is required)");
+	if (!have_dst_mac)
+		bad_arg("--dst-mac", "missing (this option is required)");
+	if (!have_src_ip)
+		bad_arg("--src-ip", "missing (this option is required)");
+	if (!have_dst_ip)
+		bad_arg("--dst-ip", "missing (this option is required)");
+	if (opt->tx_port == opt->rx_port)
+		bad_arg("--rx-port", "must differ from --tx-port (%u)", opt->tx_port);
+	/* Destinations are consecutive addresses: do not wrap past
+	 * 255.255.255.255 into 0.0.0.0. */
+	if ((uint64_t)opt->dst_ip + opt->dst_count - 1 > UINT32_MAX)
+		bad_arg("--dst-count", "%u addresses from --dst-ip run past 255.255.255.255",
+			opt->dst_count);
+}
