@@ -1,0 +1,357 @@
+"""YAML -> RouterConfig, rejecting anything unknown or inconsistent.
+
+Every error names the file, the path inside the document and what is wrong,
+e.g. `router.yaml: routes[2].via: '10.0.0.300' is not an IPv4 address`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_network
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .model import (
+    DEFAULT_VRF,
+    ArpSettings,
+    DataplaneConfig,
+    DemoHost,
+    IcmpSettings,
+    Interface,
+    Neighbor,
+    RouterConfig,
+    Route,
+    Vrf,
+)
+
+MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,14}$")  # fits a Linux ifname
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be applied; the message says where and why."""
+
+
+class _Ctx:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, msg: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {path}: {msg}" if path else f"{self.source}: {msg}")
+
+
+def _mapping(ctx: _Ctx, path: str, value: Any, allowed: set[str]) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ctx.fail(path, f"expected a mapping, got {type(value).__name__}")
+    unknown = sorted(set(map(str, value)) - allowed)
+    if unknown:
+        raise ctx.fail(path, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+    return value
+
+
+def _list(ctx: _Ctx, path: str, value: Any) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ctx.fail(path, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _int(ctx: _Ctx, path: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ctx.fail(path, f"expected an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ctx.fail(path, f"{value} is out of range {lo}..{hi}")
+    return value
+
+
+def _bool(ctx: _Ctx, path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ctx.fail(path, f"expected true or false, got {value!r}")
+    return value
+
+
+def _str(ctx: _Ctx, path: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ctx.fail(path, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _name(ctx: _Ctx, path: str, value: Any) -> str:
+    s = _str(ctx, path, value)
+    if not NAME_RE.match(s):
+        raise ctx.fail(path, f"{s!r} is not a valid name (letter first, then letters, digits, "
+                             "'_', '.', '-'; at most 15 characters)")
+    return s
+
+
+def _ip(ctx: _Ctx, path: str, value: Any) -> IPv4Address:
+    try:
+        return IPv4Address(_str(ctx, path, value))
+    except ValueError:
+        raise ctx.fail(path, f"{value!r} is not an IPv4 address") from None
+
+
+def _prefix(ctx: _Ctx, path: str, value: Any) -> IPv4Network:
+    s = _str(ctx, path, value)
+    try:
+        net = ip_network(s, strict=False)
+    except ValueError:
+        raise ctx.fail(path, f"{s!r} is not an IPv4 prefix") from None
+    if not isinstance(net, IPv4Network):
+        raise ctx.fail(path, f"{s!r} is not an IPv4 prefix")
+    if str(net) != s and "/" in s:
+        raise ctx.fail(path, f"{s!r} has host bits set (did you mean {net}?)")
+    return net
+
+
+def _iface_addr(ctx: _Ctx, path: str, value: Any) -> IPv4Interface:
+    s = _str(ctx, path, value)
+    if "/" not in s:
+        raise ctx.fail(path, f"{s!r} needs a prefix length, e.g. {s}/24")
+    try:
+        a = IPv4Interface(s)
+    except ValueError:
+        raise ctx.fail(path, f"{s!r} is not an IPv4 address with prefix length") from None
+    if a.network.prefixlen <= 30 and a.ip in (a.network.network_address,
+                                              a.network.broadcast_address):
+        raise ctx.fail(path, f"{s} is the network or broadcast address of its subnet")
+    return a
+
+
+def _mac(ctx: _Ctx, path: str, value: Any) -> str:
+    s = _str(ctx, path, value)
+    if not MAC_RE.match(s):
+        raise ctx.fail(path, f"{s!r} is not a MAC address like 02:00:00:00:00:01")
+    if int(s.split(":")[0], 16) & 1:
+        raise ctx.fail(path, f"{s} is a multicast MAC")
+    return s.lower()
+
+
+def _dataclass_ints(ctx: _Ctx, path: str, raw: dict, cls, ranges: dict[str, tuple[int, int]]):
+    d = _mapping(ctx, path, raw, {f.name for f in fields(cls)})
+    return cls(**{k: _int(ctx, f"{path}.{k}", v, *ranges[k]) for k, v in d.items()})
+
+
+def _dataplane(ctx: _Ctx, raw: Any) -> DataplaneConfig:
+    p = "dataplane"
+    d = _mapping(ctx, p, raw, {"main_lcore", "workers", "hugepages", "memory_mb", "mbufs",
+                               "nexthops", "idle_sleep_us", "extra_eal", "arp", "icmp"})
+    kw: dict[str, Any] = {}
+    if "main_lcore" in d:
+        kw["main_lcore"] = _int(ctx, f"{p}.main_lcore", d["main_lcore"], 0, 1023)
+    if "workers" in d:
+        ws = tuple(_int(ctx, f"{p}.workers[{i}]", w, 0, 1023)
+                   for i, w in enumerate(_list(ctx, f"{p}.workers", d["workers"])))
+        if not ws or len(set(ws)) != len(ws):
+            raise ctx.fail(f"{p}.workers", "needs one or more distinct lcores")
+        if kw.get("main_lcore", 0) in ws:
+            raise ctx.fail(f"{p}.workers", "the main lcore runs the control thread; "
+                                           "workers need their own lcores")
+        kw["workers"] = ws
+    if "hugepages" in d:
+        v = d["hugepages"]
+        v = {True: "yes", False: "no"}.get(v, v)
+        if v not in ("auto", "yes", "no"):
+            raise ctx.fail(f"{p}.hugepages", f"{d['hugepages']!r}: expected auto, yes or no")
+        kw["hugepages"] = v
+    for k, lo, hi in (("memory_mb", 64, 1 << 20), ("mbufs", 1024, 1 << 24),
+                      ("nexthops", 16, 1 << 24), ("idle_sleep_us", 0, 100000)):
+        if k in d:
+            kw[k] = _int(ctx, f"{p}.{k}", d[k], lo, hi)
+    if "extra_eal" in d:
+        kw["extra_eal"] = tuple(_str(ctx, f"{p}.extra_eal[{i}]", a)
+                                for i, a in enumerate(_list(ctx, f"{p}.extra_eal", d["extra_eal"])))
+    if "arp" in d:
+        kw["arp"] = _dataclass_ints(ctx, f"{p}.arp", d["arp"], ArpSettings, {
+            "reachable_ms": (10, 3600000), "retrans_ms": (10, 60000), "max_probes": (1, 100),
+            "queue_len": (0, 256), "table_size": (8, 1 << 20)})
+    if "icmp" in d:
+        kw["icmp"] = _dataclass_ints(ctx, f"{p}.icmp", d["icmp"], IcmpSettings, {
+            "rate": (0, 1000000), "burst": (0, 100000)})
+    return DataplaneConfig(**kw)
+
+
+def _vrfs(ctx: _Ctx, raw: Any) -> tuple[Vrf, ...]:
+    d = _mapping(ctx, "vrfs", raw, set(map(str, raw or {})))
+    vrfs = [Vrf(DEFAULT_VRF, 0)]
+    for name, spec in d.items():
+        p = f"vrfs.{name}"
+        _name(ctx, p, name)
+        s = _mapping(ctx, p, spec, {"id", "max_routes", "num_tbl8"})
+        if name == DEFAULT_VRF:
+            if s.get("id", 0) != 0:
+                raise ctx.fail(f"{p}.id", "the default VRF has id 0")
+            vrfs[0] = Vrf(DEFAULT_VRF, 0, _int(ctx, f"{p}.max_routes", s.get("max_routes", 0), 0,
+                                               1 << 26),
+                          _int(ctx, f"{p}.num_tbl8", s.get("num_tbl8", 0), 0, 1 << 20))
+            continue
+        if "id" not in s:
+            raise ctx.fail(p, "missing 'id' (1..255)")
+        vid = _int(ctx, f"{p}.id", s["id"], 1, 255)
+        if any(v.id == vid for v in vrfs):
+            raise ctx.fail(f"{p}.id", f"id {vid} is already used by another VRF")
+        vrfs.append(Vrf(name, vid, _int(ctx, f"{p}.max_routes", s.get("max_routes", 0), 0, 1 << 26),
+                        _int(ctx, f"{p}.num_tbl8", s.get("num_tbl8", 0), 0, 1 << 20)))
+    return tuple(vrfs)
+
+
+def _interfaces(ctx: _Ctx, raw: Any, vrf_names: set[str]) -> tuple[Interface, ...]:
+    d = _mapping(ctx, "interfaces", raw, set(map(str, raw or {})))
+    out = []
+    for name, spec in d.items():
+        p = f"interfaces.{name}"
+        _name(ctx, p, name)
+        s = _mapping(ctx, p, spec, {"device", "vrf", "mac", "mtu", "up", "rxd", "txd",
+                                    "addresses"})
+        if "device" not in s:
+            raise ctx.fail(p, "missing 'device' (DPDK devargs or a PCI address)")
+        vrf = _str(ctx, f"{p}.vrf", s.get("vrf", DEFAULT_VRF))
+        if vrf not in vrf_names:
+            raise ctx.fail(f"{p}.vrf", f"unknown VRF {vrf!r}")
+        addrs = tuple(_iface_addr(ctx, f"{p}.addresses[{i}]", a)
+                      for i, a in enumerate(_list(ctx, f"{p}.addresses", s.get("addresses"))))
+        out.append(Interface(
+            name=name, device=_str(ctx, f"{p}.device", s["device"]), vrf=vrf,
+            mac=_mac(ctx, f"{p}.mac", s["mac"]) if "mac" in s else None,
+            mtu=_int(ctx, f"{p}.mtu", s.get("mtu", 1500), 68, 9600),
+            up=_bool(ctx, f"{p}.up", s.get("up", True)),
+            rxd=_int(ctx, f"{p}.rxd", s.get("rxd", 0), 0, 65535),
+            txd=_int(ctx, f"{p}.txd", s.get("txd", 0), 0, 65535),
+            addresses=addrs))
+    return tuple(out)
+
+
+def _routes(ctx: _Ctx, raw: Any, vrf_names: set[str]) -> tuple[Route, ...]:
+    out = []
+    for i, spec in enumerate(_list(ctx, "routes", raw)):
+        p = f"routes[{i}]"
+        s = _mapping(ctx, p, spec, {"prefix", "vrf", "via", "via_vrf", "blackhole", "reject",
+                                    "distance", "metric"})
+        if "prefix" not in s:
+            raise ctx.fail(p, "missing 'prefix'")
+        vrf = _str(ctx, f"{p}.vrf", s.get("vrf", DEFAULT_VRF))
+        if vrf not in vrf_names:
+            raise ctx.fail(f"{p}.vrf", f"unknown VRF {vrf!r}")
+        via_raw = s.get("via")
+        via_list = via_raw if isinstance(via_raw, list) else ([] if via_raw is None else [via_raw])
+        via = tuple(_ip(ctx, f"{p}.via" + (f"[{k}]" if isinstance(via_raw, list) else ""), v)
+                    for k, v in enumerate(via_list))
+        via_vrf = s.get("via_vrf")
+        if via_vrf is not None and via_vrf not in vrf_names:
+            raise ctx.fail(f"{p}.via_vrf", f"unknown VRF {via_vrf!r}")
+        blackhole = _bool(ctx, f"{p}.blackhole", s.get("blackhole", False))
+        reject = _bool(ctx, f"{p}.reject", s.get("reject", False))
+        if sum((bool(via), blackhole, reject)) != 1:
+            raise ctx.fail(p, "needs exactly one of 'via', 'blackhole: true', 'reject: true'")
+        if len(set(via)) != len(via):
+            raise ctx.fail(f"{p}.via", "lists a gateway twice")
+        out.append(Route(prefix=_prefix(ctx, f"{p}.prefix", s["prefix"]), vrf=vrf, via=via,
+                         via_vrf=via_vrf, blackhole=blackhole, reject=reject,
+                         distance=_int(ctx, f"{p}.distance", s.get("distance", 1), 1, 255),
+                         metric=_int(ctx, f"{p}.metric", s.get("metric", 0), 0, 2**32 - 1)))
+    return tuple(out)
+
+
+def _neighbors(ctx: _Ctx, raw: Any, ifnames: set[str]) -> tuple[Neighbor, ...]:
+    out = []
+    for i, spec in enumerate(_list(ctx, "neighbors", raw)):
+        p = f"neighbors[{i}]"
+        s = _mapping(ctx, p, spec, {"interface", "ip", "mac"})
+        for k in ("interface", "ip", "mac"):
+            if k not in s:
+                raise ctx.fail(p, f"missing {k!r}")
+        if s["interface"] not in ifnames:
+            raise ctx.fail(f"{p}.interface", f"unknown interface {s['interface']!r}")
+        out.append(Neighbor(s["interface"], _ip(ctx, f"{p}.ip", s["ip"]),
+                            _mac(ctx, f"{p}.mac", s["mac"])))
+    return tuple(out)
+
+
+def _demo_hosts(ctx: _Ctx, raw: Any, ifnames: set[str]) -> tuple[DemoHost, ...]:
+    out = []
+    for i, spec in enumerate(_list(ctx, "demo_hosts", raw)):
+        p = f"demo_hosts[{i}]"
+        s = _mapping(ctx, p, spec, {"name", "interface", "address", "gateway"})
+        for k in ("name", "interface", "address"):
+            if k not in s:
+                raise ctx.fail(p, f"missing {k!r}")
+        if s["interface"] not in ifnames:
+            raise ctx.fail(f"{p}.interface", f"unknown interface {s['interface']!r}")
+        out.append(DemoHost(_name(ctx, f"{p}.name", s["name"]), s["interface"],
+                            _iface_addr(ctx, f"{p}.address", s["address"]),
+                            _ip(ctx, f"{p}.gateway", s["gateway"]) if "gateway" in s else None))
+    return tuple(out)
+
+
+def _check_consistency(ctx: _Ctx, cfg: RouterConfig) -> None:
+    seen: dict[tuple[str, IPv4Address], str] = {}
+    subnets: dict[tuple[str, IPv4Network], str] = {}
+    for itf in cfg.interfaces:
+        for k, a in enumerate(itf.addresses):
+            p = f"interfaces.{itf.name}.addresses[{k}]"
+            key = (itf.vrf, a.ip)
+            if key in seen:
+                raise ctx.fail(p, f"{a.ip} is already an address of {seen[key]} "
+                                  f"in VRF {itf.vrf}")
+            seen[key] = itf.name
+            if a.network.prefixlen < 32:
+                nkey = (itf.vrf, a.network)
+                if nkey in subnets:
+                    raise ctx.fail(p, f"subnet {a.network} is already connected on "
+                                      f"{subnets[nkey]} in VRF {itf.vrf}")
+                subnets[nkey] = itf.name
+    devices = {}
+    for itf in cfg.interfaces:
+        dev = itf.device.split(",")[0]
+        if dev in devices:
+            raise ctx.fail(f"interfaces.{itf.name}.device",
+                           f"device {dev} is already used by {devices[dev]}")
+        devices[dev] = itf.name
+    keys = set()
+    for i, r in enumerate(cfg.routes):
+        key = (r.vrf, r.prefix, r.distance)
+        if key in keys:
+            raise ctx.fail(f"routes[{i}]", f"{r.prefix} in VRF {r.vrf} is listed twice "
+                                           f"with distance {r.distance}")
+        keys.add(key)
+
+
+def parse(data: Any, source: str = "<config>") -> RouterConfig:
+    ctx = _Ctx(source)
+    top = _mapping(ctx, "", data, {"dataplane", "vrfs", "interfaces", "routes", "neighbors",
+                                   "demo_hosts", "api"})
+    api = _mapping(ctx, "api", top.get("api"), {"socket"})
+    vrfs = _vrfs(ctx, top.get("vrfs"))
+    vrf_names = {v.name for v in vrfs}
+    interfaces = _interfaces(ctx, top.get("interfaces"), vrf_names)
+    ifnames = {i.name for i in interfaces}
+    cfg = RouterConfig(
+        dataplane=_dataplane(ctx, top.get("dataplane")),
+        vrfs=vrfs,
+        interfaces=interfaces,
+        routes=_routes(ctx, top.get("routes"), vrf_names),
+        neighbors=_neighbors(ctx, top.get("neighbors"), ifnames),
+        demo_hosts=_demo_hosts(ctx, top.get("demo_hosts"), ifnames),
+        api_socket=_str(ctx, "api.socket", api.get("socket", RouterConfig.api_socket)),
+    )
+    _check_consistency(ctx, cfg)
+    return cfg
+
+
+def load(path: str | Path) -> RouterConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return parse(data, str(path))

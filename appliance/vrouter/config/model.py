@@ -1,0 +1,108 @@
+"""The router's configuration as frozen, validated objects.
+
+Built from YAML (loader.py) or from API requests; compared to find what
+changed. Nothing here talks to the dataplane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+DEFAULT_VRF = "default"
+
+
+@dataclass(frozen=True)
+class ArpSettings:
+    reachable_ms: int = 30000
+    retrans_ms: int = 1000
+    max_probes: int = 3
+    queue_len: int = 16
+    table_size: int = 4096
+
+
+@dataclass(frozen=True)
+class IcmpSettings:
+    rate: int = 1000  # errors per second per thread (RFC 1812 4.3.2.8)
+    burst: int = 50
+
+
+@dataclass(frozen=True)
+class DataplaneConfig:
+    main_lcore: int = 0
+    workers: tuple[int, ...] = (1,)
+    hugepages: str = "auto"  # auto | yes | no
+    memory_mb: int = 512
+    mbufs: int = 32768
+    nexthops: int = 65536
+    idle_sleep_us: int = 0
+    extra_eal: tuple[str, ...] = ()
+    arp: ArpSettings = field(default_factory=ArpSettings)
+    icmp: IcmpSettings = field(default_factory=IcmpSettings)
+
+
+@dataclass(frozen=True)
+class Vrf:
+    name: str
+    id: int
+    max_routes: int = 0  # 0: the dataplane's default
+    num_tbl8: int = 0
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    device: str  # DPDK devargs ("net_af_packet0,iface=veth0") or a PCI address
+    vrf: str = DEFAULT_VRF
+    mac: str | None = None
+    mtu: int = 1500
+    up: bool = True
+    rxd: int = 0
+    txd: int = 0
+    addresses: tuple[IPv4Interface, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: IPv4Network
+    vrf: str = DEFAULT_VRF
+    via: tuple[IPv4Address, ...] = ()  # several: ECMP
+    via_vrf: str | None = None  # gateway looked up in another VRF (leaking)
+    blackhole: bool = False
+    reject: bool = False
+    distance: int = 1
+    metric: int = 0
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    interface: str
+    ip: IPv4Address
+    mac: str
+
+
+@dataclass(frozen=True)
+class DemoHost:
+    """A host in its own network namespace, wired to an interface by a veth pair."""
+
+    name: str
+    interface: str
+    address: IPv4Interface
+    gateway: IPv4Address | None = None
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    dataplane: DataplaneConfig = field(default_factory=DataplaneConfig)
+    vrfs: tuple[Vrf, ...] = (Vrf(DEFAULT_VRF, 0),)
+    interfaces: tuple[Interface, ...] = ()
+    routes: tuple[Route, ...] = ()
+    neighbors: tuple[Neighbor, ...] = ()
+    demo_hosts: tuple[DemoHost, ...] = ()
+    api_socket: str = "/run/vrouter/api.sock"
+
+    def vrf(self, name: str) -> Vrf:
+        return next(v for v in self.vrfs if v.name == name)
+
+    def interface(self, name: str) -> Interface:
+        return next(i for i in self.interfaces if i.name == name)
