@@ -18,5 +18,5 @@ def pytest_collection_modifyitems(config, items):
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="needs root")
         for item in items:
-            if "unit" not in item.nodeid:
+            if "/packet/" in item.nodeid or "/e2e/" in item.nodeid:
                 item.add_marker(skip)

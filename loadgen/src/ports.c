@@ -155,8 +155,8 @@ out:
 void
 ports_stop(const uint16_t *ports, unsigned int n)
 {
-	for (unsigned int i = 0; i < n; i++)
+	for (unsigned int i = 0; i < n; i++) {
 		rte_eth_dev_stop(ports[i]);
-	for (unsigned int i = 0; i < n; i++)
 		rte_eth_dev_close(ports[i]);
+	}
 }
