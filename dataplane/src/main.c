@@ -198,6 +198,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN); /* a peer closing a socket (vhost-user, control) is not fatal */
 	if (setup(&opts) < 0) {
 		rte_eal_cleanup();
 		return 1;
