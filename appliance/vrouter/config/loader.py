@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from .model import (
     IcmpSettings,
     Interface,
     Neighbor,
+    Prefix,
     RouterConfig,
     Route,
     Vrf,
@@ -97,17 +98,11 @@ def _ip(ctx: _Ctx, path: str, value: Any) -> IPv4Address:
         raise ctx.fail(path, f"{value!r} is not an IPv4 address") from None
 
 
-def _prefix(ctx: _Ctx, path: str, value: Any) -> IPv4Network:
-    s = _str(ctx, path, value)
+def _prefix(ctx: _Ctx, path: str, value: Any) -> Prefix:
     try:
-        net = ip_network(s, strict=False)
-    except ValueError:
-        raise ctx.fail(path, f"{s!r} is not an IPv4 prefix") from None
-    if not isinstance(net, IPv4Network):
-        raise ctx.fail(path, f"{s!r} is not an IPv4 prefix")
-    if str(net) != s and "/" in s:
-        raise ctx.fail(path, f"{s!r} has host bits set (did you mean {net}?)")
-    return net
+        return Prefix.parse(_str(ctx, path, value))
+    except ValueError as e:
+        raise ctx.fail(path, str(e)) from None
 
 
 def _iface_addr(ctx: _Ctx, path: str, value: Any) -> IPv4Interface:

@@ -7,7 +7,9 @@ changed. Nothing here talks to the dataplane.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import NamedTuple
 
 DEFAULT_VRF = "default"
 
@@ -62,16 +64,69 @@ class Interface:
     addresses: tuple[IPv4Interface, ...] = ()
 
 
-@dataclass(frozen=True)
-class Route:
-    prefix: IPv4Network
+class Prefix(NamedTuple):
+    """An IPv4 prefix as two ints: light enough for a million routes."""
+
+    net: int
+    plen: int
+
+    @classmethod
+    def parse(cls, text: str) -> Prefix:
+        """'10.1.0.0/16' -> Prefix; ValueError naming the text if malformed or
+        if host bits are set."""
+        return _parse_prefix(text)
+
+    def __str__(self) -> str:
+        n = self.net
+        return f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}/{self.plen}"
+
+    def contains(self, ip: int) -> bool:
+        return (ip ^ self.net) >> (32 - self.plen) == 0 if self.plen else True
+
+    @property
+    def network(self) -> IPv4Network:
+        return IPv4Network((self.net, self.plen))
+
+
+@lru_cache(maxsize=65536)
+def _parse_prefix(text: str) -> Prefix:
+    addr, sep, plen_s = text.partition("/")
+    try:
+        parts = addr.split(".")
+        if len(parts) != 4 or not sep:
+            raise ValueError
+        net = 0
+        for p in parts:
+            b = int(p)
+            if not 0 <= b <= 255 or not p.isdigit():
+                raise ValueError
+            net = net << 8 | b
+        plen = int(plen_s)
+        if not 0 <= plen <= 32 or not plen_s.isdigit():
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IPv4 prefix like 10.1.0.0/16") from None
+    if net & ((1 << (32 - plen)) - 1):
+        masked = net & ~((1 << (32 - plen)) - 1) & 0xFFFFFFFF
+        raise ValueError(f"{text!r} has host bits set (did you mean {Prefix(masked, plen)}?)")
+    return Prefix(net, plen)
+
+
+class Route(NamedTuple):
+    """A configured route. Identity: (vrf, prefix, distance)."""
+
+    prefix: Prefix
     vrf: str = DEFAULT_VRF
     via: tuple[IPv4Address, ...] = ()  # several: ECMP
-    via_vrf: str | None = None  # gateway looked up in another VRF (leaking)
+    via_vrf: str | None = None  # gateways resolved in another VRF (leaking)
     blackhole: bool = False
     reject: bool = False
     distance: int = 1
     metric: int = 0
+
+    @property
+    def key(self) -> tuple[str, Prefix, int]:
+        return (self.vrf, self.prefix, self.distance)
 
 
 @dataclass(frozen=True)

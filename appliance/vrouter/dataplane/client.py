@@ -108,8 +108,14 @@ def _enum(cls: type[IntEnum], value: int) -> IntEnum | int:
         return value
 
 
-def parse_prefix(prefix: str | IPv4Network) -> tuple[int, int]:
-    """'a.b.c.d/n' or IPv4Network -> (host-order address, plen); host bits must be 0."""
+def parse_prefix(prefix: str | IPv4Network | tuple[int, int]) -> tuple[int, int]:
+    """'a.b.c.d/n', IPv4Network or (address, plen) such as config.model.Prefix ->
+    (host-order address, plen); host bits must be 0."""
+    if type(prefix) is not str and isinstance(prefix, tuple):
+        ip, plen = prefix
+        if not 0 <= plen <= 32 or ip & _HOSTMASK[plen]:
+            raise ValueError(f"invalid IPv4 prefix {prefix!r}")
+        return ip, plen
     if isinstance(prefix, str):
         # Hand-rolled rather than IPv4Network(): this runs once per route of a bulk load.
         addr, _, plen_s = prefix.partition("/")

@@ -1,0 +1,170 @@
+"""RouterConfig -> YAML that loads back to the same RouterConfig, and the
+changes that turn one config into another."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..core.errors import FailedPrecondition
+from ..core.changes import (
+    Change,
+    InterfaceAdd,
+    InterfaceDel,
+    InterfaceUpdate,
+    NeighborAdd,
+    NeighborDel,
+    RouteAdd,
+    RouteDel,
+    VrfAdd,
+    VrfDel,
+)
+from .model import DEFAULT_VRF, DataplaneConfig, Interface, Route, RouterConfig
+
+
+def _dataplane(d: DataplaneConfig) -> dict[str, Any]:
+    base = DataplaneConfig()
+    out: dict[str, Any] = {}
+    for f in fields(d):
+        v, dv = getattr(d, f.name), getattr(base, f.name)
+        if v == dv:
+            continue
+        if f.name in ("arp", "icmp"):
+            out[f.name] = {k: x for k, x in asdict(v).items() if asdict(dv)[k] != x}
+        elif isinstance(v, tuple):
+            out[f.name] = list(v)
+        else:
+            out[f.name] = v
+    return out
+
+
+def _interface(i: Interface) -> dict[str, Any]:
+    d: dict[str, Any] = {"device": i.device}
+    if i.vrf != DEFAULT_VRF:
+        d["vrf"] = i.vrf
+    if i.mac:
+        d["mac"] = i.mac
+    for k, default in (("mtu", 1500), ("up", True), ("rxd", 0), ("txd", 0)):
+        if getattr(i, k) != default:
+            d[k] = getattr(i, k)
+    if i.addresses:
+        d["addresses"] = [str(a) for a in i.addresses]
+    return d
+
+
+def _route(r: Route) -> dict[str, Any]:
+    d: dict[str, Any] = {"prefix": str(r.prefix)}
+    if r.vrf != DEFAULT_VRF:
+        d["vrf"] = r.vrf
+    if r.via:
+        d["via"] = str(r.via[0]) if len(r.via) == 1 else [str(g) for g in r.via]
+    if r.via_vrf:
+        d["via_vrf"] = r.via_vrf
+    if r.blackhole:
+        d["blackhole"] = True
+    if r.reject:
+        d["reject"] = True
+    if r.distance != 1:
+        d["distance"] = r.distance
+    if r.metric:
+        d["metric"] = r.metric
+    return d
+
+
+def to_dict(cfg: RouterConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    dp = _dataplane(cfg.dataplane)
+    if dp:
+        out["dataplane"] = dp
+    if cfg.api_socket != RouterConfig.api_socket:
+        out["api"] = {"socket": cfg.api_socket}
+    vrfs = {}
+    for v in cfg.vrfs:
+        spec = {k: getattr(v, k) for k in ("id", "max_routes", "num_tbl8") if getattr(v, k)}
+        if v.name != DEFAULT_VRF or spec:
+            vrfs[v.name] = spec
+    if vrfs:
+        out["vrfs"] = vrfs
+    if cfg.interfaces:
+        out["interfaces"] = {i.name: _interface(i) for i in cfg.interfaces}
+    if cfg.routes:
+        out["routes"] = [_route(r) for r in cfg.routes]
+    if cfg.neighbors:
+        out["neighbors"] = [{"interface": n.interface, "ip": str(n.ip), "mac": n.mac}
+                            for n in cfg.neighbors]
+    if cfg.demo_hosts:
+        out["demo_hosts"] = [
+            {"name": h.name, "interface": h.interface, "address": str(h.address),
+             **({"gateway": str(h.gateway)} if h.gateway else {})} for h in cfg.demo_hosts]
+    return out
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _flow_small(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
+    flow = len(data) <= 4 and all(not isinstance(v, (dict, list)) for v in data.values())
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow)
+
+
+_Dumper.add_representer(dict, _flow_small)
+
+
+def to_yaml(cfg: RouterConfig) -> str:
+    return yaml.dump(to_dict(cfg), Dumper=_Dumper, sort_keys=False, width=100)
+
+
+def save_atomic(text: str, path: str | Path) -> None:
+    """Write then rename, so a crash leaves the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def diff(old: RouterConfig, new: RouterConfig) -> list[Change]:
+    """Changes from `old` to `new`, ordered so that each one's dependencies
+    are in place (routes and neighbours go before their interfaces, VRFs
+    come before what uses them)."""
+    ov, nv = {v.name: v for v in old.vrfs}, {v.name: v for v in new.vrfs}
+    oi, ni = {i.name: i for i in old.interfaces}, {i.name: i for i in new.interfaces}
+    orts, nrts = {r.key: r for r in old.routes}, {r.key: r for r in new.routes}
+    on = {(n.interface, n.ip): n for n in old.neighbors}
+    nn = {(n.interface, n.ip): n for n in new.neighbors}
+
+    changes: list[Change] = []
+    gone_routes = tuple(r for k, r in orts.items() if nrts.get(k) != r)
+    if gone_routes:
+        changes.append(RouteDel(gone_routes))
+    changes += [NeighborDel(n) for k, n in on.items() if nn.get(k) != n]
+    replaced = {n for n in oi if n in ni and oi[n].device != ni[n].device}
+    changes += [InterfaceDel(i) for n, i in oi.items() if n not in ni or n in replaced]
+    vrf_replaced = {n for n in ov if n in nv and ov[n] != nv[n]}
+    changes += [VrfAdd(v) for n, v in nv.items() if n not in ov]
+    changes += [InterfaceUpdate(oi[n], i) for n, i in ni.items()
+                if n in oi and n not in replaced and oi[n] != i]
+    changes += [InterfaceAdd(i) for n, i in ni.items() if n not in oi or n in replaced]
+    changes += [VrfDel(v) for n, v in ov.items() if n not in nv]
+    if vrf_replaced:
+        name = sorted(vrf_replaced)[0]
+        raise FailedPrecondition(f"vrf {name}: its id or table sizes cannot change while it "
+                                 "exists; remove it (and what uses it) first")
+    changes += [NeighborAdd(n) for k, n in nn.items() if on.get(k) != n]
+    new_routes = tuple(r for k, r in nrts.items() if orts.get(k) != r)
+    if new_routes:
+        changes.append(RouteAdd(new_routes))
+    return changes

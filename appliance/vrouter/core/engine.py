@@ -1,0 +1,240 @@
+"""Transactions over the running state, the candidate configuration, the
+history of committed versions, and replay onto a restarted dataplane.
+
+Every change to the router goes through `transaction()`: the state checks
+and applies each change, the executor programs the dataplane; if anything is
+refused, the dataplane and the state are both put back as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass, replace
+
+from ..config.dump import diff, save_atomic, to_yaml
+from ..config.loader import ConfigError, parse
+from ..config.model import DataplaneConfig, RouterConfig, Vrf
+from ..dataplane.client import DataplaneClient
+from . import changes as ch
+from .errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from .events import Event, EventBus, now_rfc3339
+from .ops import Executor, RouteOp
+from .state import RouterState
+
+log = logging.getLogger("vrouter.engine")
+
+MAX_ROUTE_EVENTS = 1000  # a bigger change is announced as one summary event
+
+
+@dataclass(frozen=True)
+class Version:
+    number: int
+    timestamp: str
+    comment: str
+    changes: tuple[ch.Change, ...]
+
+
+class Engine:
+    def __init__(self, base: RouterConfig, events: EventBus | None = None,
+                 history: int = 10, config_path: str | None = None) -> None:
+        self.base = base  # startup-only sections (dataplane, api, demo hosts)
+        self.events = events or EventBus()
+        self.lock = threading.RLock()
+        self.state = RouterState(max_nexthops=base.dataplane.nexthops - 1,
+                                 default_vrf=base.vrf("default"))
+        self.executor = Executor()
+        self.executor.vrf_ids = {"default": 0}
+        self.history: deque[Version] = deque(maxlen=history)
+        self.version = 0
+        self.candidate: RouterConfig | None = None
+        self.config_path = config_path
+        self.dataplane_up = False
+        self.down_since: str | None = None
+
+    # ---- dataplane connection ----
+
+    def attach(self, dp: DataplaneClient) -> None:
+        """A fresh dataplane: program everything the state holds into it."""
+        with self.lock:
+            self.executor.dp = dp
+            self.executor.ports = {}
+            self._set_params(self.base.dataplane)
+            self.executor.begin()
+            self.executor.run(self.state.replay_ops())
+            self.executor.begin()
+            self.dataplane_up = True
+            self.down_since = None
+
+    def detach(self) -> None:
+        with self.lock:
+            self.dataplane_up = False
+            self.down_since = now_rfc3339()
+            self.executor.dp = None
+
+    def _set_params(self, d: DataplaneConfig) -> None:
+        assert self.executor.dp is not None
+        self.executor.dp.params_set(
+            arp_reachable_ms=d.arp.reachable_ms, arp_retrans_ms=d.arp.retrans_ms,
+            arp_max_probes=d.arp.max_probes, arp_queue_len=d.arp.queue_len,
+            icmp_rate=d.icmp.rate, icmp_burst=d.icmp.burst, idle_sleep_us=d.idle_sleep_us)
+
+    # ---- transactions ----
+
+    def transaction(self, changes: list[ch.Change], comment: str = "") -> int:
+        """Applies the changes all together or not at all; returns the new
+        version number (the current one if there was nothing to do)."""
+        with self.lock:
+            if not self.dataplane_up:
+                raise Unavailable("the dataplane is down (restarting); try again shortly")
+            changes = [c for c in changes if not (isinstance(c, (ch.RouteAdd, ch.RouteDel))
+                                                  and not c.routes)]
+            if not changes:
+                return self.version
+            applied: list[ch.Change] = []
+            route_ops: list[RouteOp] = []
+            self.executor.begin()
+            self.state.rib.begin()
+            try:
+                for c in changes:
+                    ops = self.state.apply(c)
+                    applied.append(c)
+                    self._track_vrfs(c)
+                    self.executor.run(ops)
+                    route_ops += [o for o in ops if isinstance(o, RouteOp)]
+            except BaseException:
+                self._abort(applied)
+                raise
+            self.state.rib.commit()
+            self.executor.begin()
+            self.version += 1
+            self.history.append(Version(self.version, now_rfc3339(), comment, tuple(changes)))
+            self._announce(route_ops, comment)
+            return self.version
+
+    def _abort(self, applied: list[ch.Change]) -> None:
+        try:
+            self.executor.rollback()
+        except Exception:  # noqa: BLE001 - the dataplane may be gone; resync then
+            log.exception("undoing a failed transaction in the dataplane failed")
+        for c in reversed(applied):
+            self.state.apply(ch.inverse(c))  # its operations were undone above
+            self._track_vrfs(ch.inverse(c))
+        self.state.rib.abort()
+        self.executor.begin()
+
+    def _track_vrfs(self, c: ch.Change) -> None:
+        if isinstance(c, ch.VrfAdd):
+            self.executor.vrf_ids[c.vrf.name] = c.vrf.id
+        elif isinstance(c, ch.VrfDel):
+            self.executor.vrf_ids.pop(c.vrf.name, None)
+
+    def _announce(self, route_ops: list[RouteOp], comment: str) -> None:
+        names = {v.id: v.name for v in self.state.vrfs.values()}
+        if len(route_ops) <= MAX_ROUTE_EVENTS:
+            for o in route_ops:
+                self.events.publish(Event(
+                    "route_removed" if o.kind == "del" else "route_added",
+                    vrf=names.get(o.vrf_id, str(o.vrf_id)), prefix=str(o.prefix)))
+        else:
+            self.events.publish(Event("route_added", detail=f"{len(route_ops)} FIB changes"))
+        self.events.publish(Event("config_committed",
+                                  detail=f"version {self.version}: {comment}".rstrip(": ")))
+
+    # ---- whole configurations ----
+
+    def running_config(self) -> RouterConfig:
+        with self.lock:
+            return self.state.to_config(self.base)
+
+    def start(self, cfg: RouterConfig) -> int:
+        """The startup configuration, as version 1."""
+        empty = RouterConfig(vrfs=(cfg.vrf("default"),))
+        return self.transaction(diff(empty, cfg), "startup configuration")
+
+    def _config_changes(self, cfg: RouterConfig) -> list[ch.Change]:
+        self._check_startup_only(cfg)
+        return diff(self.running_config(), cfg)
+
+    def _check_startup_only(self, cfg: RouterConfig) -> None:
+        b, c = self.base, cfg
+        skip = ("arp", "icmp", "idle_sleep_us")
+        dp_fields = [f for f in DataplaneConfig.__dataclass_fields__ if f not in skip]
+        changed = [f"dataplane.{f}" for f in dp_fields
+                   if getattr(b.dataplane, f) != getattr(c.dataplane, f)]
+        if b.api_socket != c.api_socket:
+            changed.append("api.socket")
+        if b.demo_hosts != c.demo_hosts:
+            changed.append("demo_hosts")
+        if changed:
+            raise FailedPrecondition(f"{', '.join(changed)} only take effect at start: save the "
+                                     "configuration and restart the appliance")
+
+    def parse_candidate(self, text: str, source: str) -> RouterConfig:
+        import yaml
+        try:
+            return parse(yaml.safe_load(text), source or "<candidate>")
+        except yaml.YAMLError as e:
+            raise InvalidArgument(f"{source or '<candidate>'}: not valid YAML: {e}") from None
+        except ConfigError as e:
+            raise InvalidArgument(str(e)) from None
+
+    def load_candidate(self, text: str, source: str) -> str:
+        cfg = self.parse_candidate(text, source)
+        with self.lock:
+            self.candidate = cfg
+            return self.diff_text()
+
+    def diff_text(self) -> str:
+        with self.lock:
+            if self.candidate is None:
+                return ""
+            return "\n".join(ch.describe(c) for c in self._config_changes(self.candidate))
+
+    def commit(self, text: str | None = None, source: str = "", comment: str = "") -> tuple[int, str]:
+        with self.lock:
+            cfg = self.parse_candidate(text, source) if text else self.candidate
+            if cfg is None:
+                raise FailedPrecondition("no candidate configuration: load one first")
+            changes = self._config_changes(cfg)
+            described = "\n".join(ch.describe(c) for c in changes)
+            params_changed = (cfg.dataplane.arp, cfg.dataplane.icmp,
+                              cfg.dataplane.idle_sleep_us) != (
+                self.base.dataplane.arp, self.base.dataplane.icmp,
+                self.base.dataplane.idle_sleep_us)
+            version = self.transaction(changes, comment or "commit")
+            if params_changed:
+                self._set_params(cfg.dataplane)
+                self.base = replace(self.base, dataplane=cfg.dataplane)
+            self.candidate = None
+            return version, described
+
+    def rollback(self, target: int = 0) -> tuple[int, str]:
+        with self.lock:
+            target = target or self.version - 1
+            newer = [v for v in self.history if v.number > target]
+            if target >= self.version or target < 0:
+                raise InvalidArgument(f"version {target}: the running version is {self.version}")
+            kept = {v.number for v in self.history}
+            if any(n not in kept for n in range(target + 1, self.version + 1)):
+                raise NotFound(f"version {target} is older than the kept history "
+                               f"(versions {min(kept)}..{self.version})")
+            undo = [ch.inverse(c) for v in reversed(newer) for c in reversed(v.changes)]
+            described = "\n".join(ch.describe(c) for c in undo)
+            return self.transaction(undo, f"rollback to version {target}"), described
+
+    def save(self, path: str | None = None) -> str:
+        path = path or self.config_path
+        if not path:
+            raise InvalidArgument("path: the router was started without a file; name one")
+        save_atomic(to_yaml(self.running_config()), path)
+        return path
+
+    # ---- helpers for the services ----
+
+    def vrf(self, name: str) -> Vrf:
+        try:
+            return self.state.vrfs[name]
+        except KeyError:
+            raise NotFound(f"vrf {name} does not exist") from None

@@ -1,0 +1,360 @@
+"""The routing information base: all candidate routes of every VRF, best-path
+selection, recursive next-hop resolution, and the FIB it programs as a diff.
+
+- A prefix may have several candidates (connected, local, static with
+  different distances, learned). The best active one wins: lowest
+  (distance, metric); equal ones merge their next hops (ECMP).
+- A candidate is active when its next hops resolve. Gateways resolve by
+  longest-prefix match on active routes of the VRF (or of `via_vrf` for a
+  leaked route), recursively, down to neighbours on connected subnets.
+  Resolution is the least fixed point, recomputed from scratch when a change
+  can affect a gateway, so routes that only resolve through each other stay
+  inactive, and a route never keeps itself alive.
+- Next hops with the same gateways share one spec; resolutions map to
+  dataplane next-hop ids, refcounted. Connected and local prefixes are the
+  dataplane's own (it installs them with the interface address), so the RIB
+  never programs them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import IntEnum
+from ipaddress import IPv4Address
+from typing import Iterable, NamedTuple
+
+from ..config.model import Prefix
+from ..dataplane.messages import NhType
+from .ops import NhOp, Op, RouteOp
+
+MAX_RESOLVE_ROUNDS = 16  # recursion depth the fixed point follows
+MAX_ECMP = 16  # VR_MAX_ECMP
+
+
+class Source(IntEnum):
+    CONNECTED = 1
+    LOCAL = 2
+    STATIC = 3
+    LEARNED = 4
+
+
+class Spec(NamedTuple):
+    """What a candidate points at, shared by all routes with the same target."""
+
+    kind: str                    # "gw" | "blackhole" | "reject" | "connected" | "local"
+    gateways: tuple[int, ...] = ()
+    vrf: str = ""                # where the gateways are resolved
+    interface: str = ""          # connected/local
+
+
+class Candidate(NamedTuple):
+    source: Source
+    distance: int
+    metric: int
+    spec: Spec
+    origin: object = None        # the Route (static), or a label for learned routes
+
+
+# A resolution: frozenset of (interface, gateway ip) to forward to, or one of:
+BLACKHOLE = "blackhole"
+REJECT = "reject"
+CONNECTED = "connected"  # the prefix is an interface's own (dataplane-managed)
+Resolution = frozenset | str | None
+
+
+def _covering(ip: int) -> Iterable[Prefix]:
+    for plen in range(32, -1, -1):
+        yield Prefix(ip & (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF, plen)
+
+
+@dataclass
+class NhTable:
+    """Dataplane next hops in use: one per (interface, gateway), one per ECMP
+    set, one blackhole and one reject; ids refcounted by FIB entries."""
+
+    max_id: int = 65535
+    by_key: dict[tuple, int] = field(default_factory=dict)
+    refs: dict[int, int] = field(default_factory=dict)
+    keys: dict[int, tuple] = field(default_factory=dict)
+    _next: int = 1
+    _free: list[int] = field(default_factory=list)
+
+    def _alloc(self) -> int:
+        if self._free:
+            return self._free.pop()
+        if self._next > self.max_id:
+            raise RuntimeError("out of next-hop ids")
+        self._next += 1
+        return self._next - 1
+
+    def acquire(self, res: Resolution, pre: list[Op]) -> int:
+        if isinstance(res, str):
+            key: tuple = (res,)
+        else:
+            members = sorted(res)[:MAX_ECMP]
+            if len(members) == 1:
+                key = ("gw", *members[0])
+            else:
+                ids = tuple(sorted(self.acquire(frozenset([m]), pre) for m in members))
+                key = ("group", ids)
+        nh = self.by_key.get(key)
+        if nh is None:
+            nh = self._alloc()
+            self.by_key[key] = nh
+            self.keys[nh] = key
+            self.refs[nh] = 0
+            pre.append(self.op(nh, add=True))
+        elif key[0] == "group":
+            for m in key[1]:  # the members were acquired again above
+                self.refs[m] -= 1
+        self.refs[nh] += 1
+        return nh
+
+    def release(self, nh: int, post: list[Op]) -> None:
+        self.refs[nh] -= 1
+        if self.refs[nh] > 0:
+            return
+        key = self.keys.pop(nh)
+        del self.by_key[key], self.refs[nh]
+        post.append(self.op(nh, add=False, key=key))
+        self._free.append(nh)
+        if key[0] == "group":
+            for m in key[1]:
+                self.release(m, post)
+
+    def op(self, nh: int, add: bool, key: tuple | None = None) -> NhOp:
+        key = key or self.keys[nh]
+        if key[0] == "gw":
+            return NhOp(add, nh, NhType.GATEWAY, key[1], IPv4Address(key[2]))
+        if key[0] == "group":
+            return NhOp(add, nh, NhType.GROUP, members=key[1])
+        return NhOp(add, nh, NhType.BLACKHOLE if key[0] == BLACKHOLE else NhType.REJECT)
+
+    def all_ops(self) -> list[NhOp]:
+        """Adds for every next hop in use, members before groups (replay)."""
+        ids = sorted(self.keys, key=lambda n: self.keys[n][0] == "group")
+        return [self.op(n, add=True) for n in ids]
+
+
+class Rib:
+    def __init__(self, max_nexthops: int = 65535) -> None:
+        self.entries: dict[str, dict[Prefix, list[Candidate]]] = {}
+        self.fib: dict[str, dict[Prefix, int]] = {}
+        self.users: dict[str, dict[Spec, set[Prefix]]] = {}
+        self.vrf_ids: dict[str, int] = {}
+        self.res: dict[Spec, Resolution] = {}
+        self.nhs = NhTable(max_id=max_nexthops)
+        self._saved: tuple | None = None  # transaction: (nhs, res, fib log)
+
+    # ---- transactions ----
+
+    def begin(self) -> None:
+        """Remember enough to put the RIB back exactly (next-hop ids
+        included) if the transaction is aborted."""
+        n = self.nhs
+        nhs = NhTable(n.max_id, dict(n.by_key), dict(n.refs), dict(n.keys), n._next,
+                      list(n._free))
+        self._saved = (nhs, dict(self.res), {})
+
+    def abort(self) -> None:
+        """After the candidates were put back (inverse changes), restore the
+        FIB view and the next hops as they were at begin()."""
+        assert self._saved is not None
+        self.nhs, self.res, log = self._saved
+        for (vrf, p), nh in log.items():
+            fib = self.fib.get(vrf)
+            if fib is None:
+                continue
+            if nh:
+                fib[p] = nh
+            else:
+                fib.pop(p, None)
+        self._saved = None
+
+    def commit(self) -> None:
+        self._saved = None
+
+    # ---- VRFs ----
+
+    def add_vrf(self, name: str, vrf_id: int) -> None:
+        self.entries[name] = {}
+        self.fib[name] = {}
+        self.users[name] = defaultdict(set)
+        self.vrf_ids[name] = vrf_id
+
+    def del_vrf(self, name: str) -> None:
+        assert not self.entries[name], "VRF still has routes"
+        for d in (self.entries, self.fib, self.users, self.vrf_ids):
+            del d[name]
+
+    # ---- changes ----
+
+    def update(self, adds: Iterable[tuple[str, Prefix, Candidate]] = (),
+               dels: Iterable[tuple[str, Prefix, Candidate]] = ()) -> list[Op]:
+        """Applies candidate changes; returns the dataplane operations that
+        bring the FIB in line: next-hop adds, route changes, next-hop deletes."""
+        touched: dict[str, set[Prefix]] = defaultdict(set)
+        new_specs = False
+        for vrf, p, c in dels:
+            cands = self.entries[vrf][p]
+            cands.remove(c)
+            if not cands:
+                del self.entries[vrf][p]
+            if c.spec.kind == "gw":
+                users = self.users[vrf][c.spec]
+                users.discard(p)
+                if not users:
+                    del self.users[vrf][c.spec]
+            touched[vrf].add(p)
+        for vrf, p, c in adds:
+            self.entries[vrf].setdefault(p, []).append(c)
+            if c.spec.kind == "gw":
+                self.users[vrf][c.spec].add(p)
+                new_specs |= c.spec not in self.res
+            touched[vrf].add(p)
+        return self._reconcile(touched, new_specs)
+
+    def _reconcile(self, touched: dict[str, set[Prefix]], force: bool) -> list[Op]:
+        if force or self._gateways_affected(touched):
+            old = self.res
+            self.res = self._resolve_all()
+            for spec in set(old) | set(self.res):
+                if old.get(spec) != self.res.get(spec):
+                    for vrf, users in self.users.items():
+                        touched[vrf] |= users.get(spec, set())
+        pre: list[Op] = []
+        routes: list[Op] = []
+        post: list[Op] = []
+        for vrf, prefixes in touched.items():
+            if vrf not in self.fib:
+                continue
+            fib, vrf_id = self.fib[vrf], self.vrf_ids[vrf]
+            for p in prefixes:
+                want = self._fib_value(vrf, p)
+                have = fib.get(p)
+                if want is None and have is None:
+                    continue
+                new = self.nhs.acquire(want, pre) if want is not None else 0
+                if new == have:  # same next hop: keys are unique
+                    self.nhs.release(new, post)
+                    continue
+                routes.append(RouteOp(vrf_id, p, new, have or 0))
+                if self._saved is not None:
+                    self._saved[2].setdefault((vrf, p), have or 0)
+                if new:
+                    fib[p] = new
+                else:
+                    del fib[p]
+                if have is not None:
+                    self.nhs.release(have, post)
+        return pre + routes + post
+
+    def _gateways_affected(self, touched: dict[str, set[Prefix]]) -> bool:
+        for spec in self.res:
+            t = touched.get(spec.vrf)
+            if t and any(p in t for gw in spec.gateways for p in _covering(gw)):
+                return True
+        return False
+
+    # ---- selection and resolution ----
+
+    def _resolve_all(self) -> dict[Spec, Resolution]:
+        specs = {s for users in self.users.values() for s in users}
+        res: dict[Spec, Resolution] = {s: None for s in specs}
+        for _ in range(MAX_RESOLVE_ROUNDS):
+            nxt = {s: self._resolve_spec(s, res) for s in specs}
+            if nxt == res:
+                break
+            res = nxt
+        return res
+
+    def _resolve_spec(self, spec: Spec, res: dict[Spec, Resolution]) -> Resolution:
+        members: set[tuple[str, int]] = set()
+        for gw in spec.gateways:
+            members |= self._resolve_ip(spec.vrf, gw, res)
+        return frozenset(members) if members else None
+
+    def _resolve_ip(self, vrf: str, ip: int, res: dict[Spec, Resolution]) -> set:
+        entries = self.entries.get(vrf, {})
+        for p in _covering(ip):
+            cands = entries.get(p)
+            if not cands:
+                continue
+            best = self._best(cands, res)
+            if best is None:
+                continue
+            if best == CONNECTED:
+                if any(c.spec.kind == "local" for c in cands) or p.plen == 32:
+                    return set()  # the gateway is one of our own addresses
+                iface = next(c.spec.interface for c in cands if c.spec.kind == "connected")
+                return {(iface, ip)}
+            if isinstance(best, frozenset):
+                return set(best)
+            return set()  # through a blackhole or reject: unreachable
+        return set()
+
+    def _best(self, cands: list[Candidate], res: dict[Spec, Resolution]) -> Resolution:
+        """The resolution of the best active candidates of a prefix."""
+        active = [c for c in cands if self._active(c, res)]
+        if not active:
+            return None
+        top = min((c.distance, c.metric) for c in active)
+        winners = [c for c in active if (c.distance, c.metric) == top]
+        kind = winners[0].spec.kind
+        if kind in ("connected", "local"):
+            return CONNECTED
+        if kind in ("blackhole", "reject"):
+            return BLACKHOLE if kind == "blackhole" else REJECT
+        members: set = set()
+        for c in winners:
+            r = res.get(c.spec)
+            if isinstance(r, frozenset):
+                members |= r
+        return frozenset(members)
+
+    @staticmethod
+    def _active(c: Candidate, res: dict[Spec, Resolution]) -> bool:
+        return c.spec.kind != "gw" or res.get(c.spec) is not None
+
+    def _fib_value(self, vrf: str, p: Prefix) -> Resolution:
+        cands = self.entries[vrf].get(p)
+        if not cands:
+            return None
+        best = self._best(cands, self.res)
+        return None if best == CONNECTED else best
+
+    # ---- views ----
+
+    def selected(self, vrf: str, p: Prefix) -> list[Candidate]:
+        cands = self.entries[vrf].get(p, [])
+        active = [c for c in cands if self._active(c, self.res)]
+        if not active:
+            return []
+        top = min((c.distance, c.metric) for c in active)
+        return [c for c in active if (c.distance, c.metric) == top]
+
+    def resolution(self, spec: Spec) -> Resolution:
+        if spec.kind == "gw":
+            return self.res.get(spec)
+        return {"blackhole": BLACKHOLE, "reject": REJECT}.get(spec.kind, CONNECTED)
+
+    def lookup(self, vrf: str, ip: int) -> Prefix | None:
+        """The longest prefix with an active route covering ip."""
+        entries = self.entries.get(vrf, {})
+        for p in _covering(ip):
+            if p in entries and self.selected(vrf, p):
+                return p
+        return None
+
+    def replay_ops(self) -> list[Op]:
+        """Everything the RIB has programmed, for a fresh dataplane."""
+        ops: list[Op] = list(self.nhs.all_ops())
+        for vrf, fib in self.fib.items():
+            vid = self.vrf_ids[vrf]
+            ops.extend(RouteOp(vid, p, nh, 0) for p, nh in fib.items())
+        return ops
+
+    def count(self, vrf: str) -> tuple[int, int]:
+        """(prefixes in the RIB, prefixes the RIB programmed into the FIB)."""
+        return len(self.entries.get(vrf, {})), len(self.fib.get(vrf, {}))

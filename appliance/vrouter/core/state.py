@@ -1,0 +1,296 @@
+"""The running state: VRFs, interfaces, static routes and neighbours, and the
+RIB built from them.
+
+`apply(change)` checks one change against the current state (raising a
+domain error and changing nothing if it does not fit), then applies it and
+returns the dataplane operations that make the dataplane match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Interface
+
+from ..config.model import DEFAULT_VRF, Interface, Neighbor, Prefix, Route, RouterConfig, Vrf
+from .changes import (
+    Change,
+    InterfaceAdd,
+    InterfaceDel,
+    InterfaceUpdate,
+    NeighborAdd,
+    NeighborDel,
+    RouteAdd,
+    RouteDel,
+    VrfAdd,
+    VrfDel,
+)
+from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from .ops import AddrOp, NeighOp, Op, PortOp, PortSetOp, VrfOp
+from .rib import Candidate, Rib, Source, Spec
+
+
+def route_spec(r: Route) -> Spec:
+    if r.blackhole:
+        return Spec("blackhole")
+    if r.reject:
+        return Spec("reject")
+    return Spec("gw", tuple(sorted({int(g) for g in r.via})), r.via_vrf or r.vrf)
+
+
+def route_candidate(r: Route) -> Candidate:
+    return Candidate(Source.STATIC, r.distance, r.metric, route_spec(r), r)
+
+
+def _addr_candidates(itf: Interface, a: IPv4Interface) -> list[tuple[Prefix, Candidate]]:
+    out = [(Prefix(int(a.ip), 32), Candidate(Source.LOCAL, 0, 0, Spec("local", interface=itf.name)))]
+    if a.network.prefixlen < 32:
+        net = Prefix(int(a.network.network_address), a.network.prefixlen)
+        out.append((net, Candidate(Source.CONNECTED, 0, 0, Spec("connected", interface=itf.name))))
+    return out
+
+
+class RouterState:
+    def __init__(self, max_nexthops: int = 65535,
+                 default_vrf: Vrf = Vrf(DEFAULT_VRF, 0)) -> None:
+        self.vrfs: dict[str, Vrf] = {}
+        self.interfaces: dict[str, Interface] = {}
+        self.routes: dict[tuple[str, Prefix, int], Route] = {}
+        self.neighbors: dict[tuple[str, IPv4Address], Neighbor] = {}
+        self.rib = Rib(max_nexthops)
+        self._add_vrf(default_vrf)  # sized at start (--vrf0-routes); always there
+
+    # ---- queries ----
+
+    def vrf_of_interface(self, name: str) -> str:
+        return self.interfaces[name].vrf
+
+    def to_config(self, base: RouterConfig) -> RouterConfig:
+        """The running state as a config (with `base`'s startup-only sections)."""
+        return replace(base,
+                       vrfs=tuple(sorted(self.vrfs.values(), key=lambda v: v.id)),
+                       interfaces=tuple(self.interfaces.values()),
+                       routes=tuple(self.routes.values()),
+                       neighbors=tuple(self.neighbors.values()))
+
+    # ---- changes ----
+
+    def apply(self, c: Change) -> list[Op]:
+        match c:
+            case VrfAdd(v):
+                return self._vrf_add(v)
+            case VrfDel(v):
+                return self._vrf_del(v)
+            case InterfaceAdd(i):
+                return self._interface_add(i)
+            case InterfaceDel(i):
+                return self._interface_del(i)
+            case InterfaceUpdate(old, new):
+                return self._interface_update(old, new)
+            case RouteAdd(rs):
+                return self._routes_add(rs)
+            case RouteDel(rs):
+                return self._routes_del(rs)
+            case NeighborAdd(n):
+                return self._neighbor_add(n)
+            case NeighborDel(n):
+                return self._neighbor_del(n)
+        raise TypeError(f"not a change: {c!r}")
+
+    # VRFs
+
+    def _add_vrf(self, v: Vrf) -> None:
+        self.vrfs[v.name] = v
+        self.rib.add_vrf(v.name, v.id)
+
+    def _vrf_add(self, v: Vrf) -> list[Op]:
+        if v.name in self.vrfs:
+            raise AlreadyExists(f"vrf {v.name} already exists")
+        if not 1 <= v.id <= 255:
+            raise InvalidArgument(f"vrf {v.name}: id {v.id} out of range 1..255")
+        other = next((o.name for o in self.vrfs.values() if o.id == v.id), None)
+        if other:
+            raise AlreadyExists(f"vrf id {v.id} is already used by vrf {other}")
+        self._add_vrf(v)
+        return [VrfOp(True, v.id, v.max_routes, v.num_tbl8)]
+
+    def _vrf_del(self, v: Vrf) -> list[Op]:
+        cur = self._vrf(v.name)
+        if cur.name == DEFAULT_VRF:
+            raise FailedPrecondition("the default vrf cannot be deleted")
+        users = [i.name for i in self.interfaces.values() if i.vrf == v.name]
+        if users:
+            raise FailedPrecondition(f"vrf {v.name} still has interfaces: {', '.join(users)}")
+        routes = sum(1 for k in self.routes if k[0] == v.name)
+        if routes:
+            raise FailedPrecondition(f"vrf {v.name} still has {routes} static routes")
+        leaking = [r for r in self.routes.values() if r.via_vrf == v.name]
+        if leaking:
+            raise FailedPrecondition(f"vrf {leaking[0].vrf} has routes via vrf {v.name} "
+                                     f"(e.g. {leaking[0].prefix})")
+        if self.rib.entries[v.name]:
+            raise FailedPrecondition(f"vrf {v.name} still has routes")
+        del self.vrfs[v.name]
+        self.rib.del_vrf(v.name)
+        return [VrfOp(False, cur.id, cur.max_routes, cur.num_tbl8)]
+
+    def _vrf(self, name: str) -> Vrf:
+        try:
+            return self.vrfs[name]
+        except KeyError:
+            raise NotFound(f"vrf {name} does not exist") from None
+
+    # Interfaces
+
+    def _interface(self, name: str) -> Interface:
+        try:
+            return self.interfaces[name]
+        except KeyError:
+            raise NotFound(f"interface {name} does not exist") from None
+
+    def _check_addresses(self, itf: Interface, skip: str | None = None) -> None:
+        seen: set = set()
+        for a in itf.addresses:
+            if a.network.prefixlen <= 30 and a.ip in (a.network.network_address,
+                                                      a.network.broadcast_address):
+                raise InvalidArgument(f"interface {itf.name}: address {a} is the network or "
+                                      "broadcast address of its subnet")
+            if a.ip in seen or a.network in seen:
+                raise InvalidArgument(f"interface {itf.name}: address {a} overlaps another of "
+                                      "its addresses")
+            seen |= {a.ip, a.network}
+            for o in self.interfaces.values():
+                if o.name in (itf.name, skip) or o.vrf != itf.vrf:
+                    continue
+                for b in o.addresses:
+                    if b.ip == a.ip:
+                        raise AlreadyExists(f"address {a.ip} is already on interface {o.name}")
+                    if b.network == a.network and a.network.prefixlen < 32:
+                        raise AlreadyExists(f"subnet {a.network} is already connected on "
+                                            f"interface {o.name} in vrf {itf.vrf}")
+
+    def _interface_add(self, itf: Interface) -> list[Op]:
+        if itf.name in self.interfaces:
+            raise AlreadyExists(f"interface {itf.name} already exists")
+        self._vrf(itf.vrf)
+        dev = itf.device.split(",")[0]
+        for o in self.interfaces.values():
+            if o.device.split(",")[0] == dev:
+                raise AlreadyExists(f"device {dev} is already interface {o.name}")
+        self._check_addresses(itf)
+        self.interfaces[itf.name] = itf
+        ops: list[Op] = [PortOp(True, itf)]
+        ops += self._addresses(itf, itf.addresses, add=True)
+        return ops
+
+    def _addresses(self, itf: Interface, addrs, add: bool) -> list[Op]:
+        ops: list[Op] = [AddrOp(add, itf.name, a) for a in addrs]
+        cands = [(itf.vrf, p, c) for a in addrs for p, c in _addr_candidates(itf, a)]
+        rib_ops = self.rib.update(adds=cands) if add else self.rib.update(dels=cands)
+        # Routes leave before their addresses; new addresses come before routes.
+        return ops + rib_ops if add else rib_ops + ops
+
+    def _interface_del(self, itf: Interface) -> list[Op]:
+        cur = self._interface(itf.name)
+        neigh = [n for n in self.neighbors.values() if n.interface == itf.name]
+        if neigh:
+            raise FailedPrecondition(f"interface {itf.name} has static neighbors "
+                                     f"(e.g. {neigh[0].ip}); delete them first")
+        ops = self._addresses(cur, cur.addresses, add=False)
+        del self.interfaces[itf.name]
+        return ops + [PortOp(False, cur)]
+
+    def _interface_update(self, old: Interface, new: Interface) -> list[Op]:
+        cur = self._interface(new.name)
+        if new.device != cur.device:
+            raise FailedPrecondition(f"interface {new.name}: the device cannot change "
+                                     f"({cur.device} -> {new.device}); delete and add it")
+        self._vrf(new.vrf)
+        self._check_addresses(new)
+        ops: list[Op] = []
+        vrf_moves = new.vrf != cur.vrf
+        gone = cur.addresses if vrf_moves else [a for a in cur.addresses if a not in new.addresses]
+        came = new.addresses if vrf_moves else [a for a in new.addresses if a not in cur.addresses]
+        if gone:
+            ops += self._addresses(cur, gone, add=False)
+        old_set, new_set = {}, {}
+        for f, key in (("mtu", "mtu"), ("up", "admin_up"), ("mac", "mac")):
+            if getattr(cur, f) != getattr(new, f) and getattr(new, f) is not None:
+                old_set[key], new_set[key] = getattr(cur, f), getattr(new, f)
+        if vrf_moves:
+            old_set["vrf"], new_set["vrf"] = self.vrfs[cur.vrf].id, self.vrfs[new.vrf].id
+        if new_set:
+            ops.append(PortSetOp(new.name, old_set, new_set))
+        self.interfaces[new.name] = new
+        if came:
+            ops += self._addresses(new, came, add=True)
+        return ops
+
+    # Routes
+
+    def _check_route(self, r: Route) -> None:
+        self._vrf(r.vrf)
+        if r.via_vrf is not None:
+            self._vrf(r.via_vrf)
+        for g in r.via:
+            if int(g) == 0 or g.is_multicast or int(g) == 0xFFFFFFFF:
+                raise InvalidArgument(f"route {r.prefix}: gateway {g} is not a unicast address")
+        if sum((bool(r.via), r.blackhole, r.reject)) != 1:
+            raise InvalidArgument(f"route {r.prefix}: needs exactly one of via, blackhole, reject")
+        if not 1 <= r.distance <= 255:
+            raise InvalidArgument(f"route {r.prefix}: distance {r.distance} out of range 1..255")
+        if len(r.via) > 16:
+            raise InvalidArgument(f"route {r.prefix}: {len(r.via)} gateways, at most 16")
+
+    def _routes_add(self, routes: tuple[Route, ...]) -> list[Op]:
+        batch: set = set()
+        for r in routes:
+            self._check_route(r)
+            k = r.key
+            if k in self.routes or k in batch:
+                raise AlreadyExists(f"route {r.prefix} distance {r.distance} already exists "
+                                    f"in vrf {r.vrf}")
+            batch.add(k)
+        for r in routes:
+            self.routes[r.key] = r
+        return self.rib.update(adds=[(r.vrf, r.prefix, route_candidate(r)) for r in routes])
+
+    def _routes_del(self, routes: tuple[Route, ...]) -> list[Op]:
+        batch: set = set()
+        for r in routes:
+            if self.routes.get(r.key) != r or r.key in batch:
+                raise NotFound(f"route {r.prefix} distance {r.distance} not found "
+                               f"in vrf {r.vrf}")
+            batch.add(r.key)
+        for r in routes:
+            del self.routes[r.key]
+        return self.rib.update(dels=[(r.vrf, r.prefix, route_candidate(r)) for r in routes])
+
+    # Neighbours
+
+    def _neighbor_add(self, n: Neighbor) -> list[Op]:
+        itf = self._interface(n.interface)
+        if (n.interface, n.ip) in self.neighbors:
+            raise AlreadyExists(f"neighbor {n.ip} on {n.interface} already exists")
+        if not any(n.ip in a.network and n.ip != a.ip for a in itf.addresses):
+            raise InvalidArgument(f"neighbor {n.ip} is not on a subnet of interface "
+                                  f"{n.interface}")
+        self.neighbors[(n.interface, n.ip)] = n
+        return [NeighOp(True, n.interface, n.ip, n.mac)]
+
+    def _neighbor_del(self, n: Neighbor) -> list[Op]:
+        if self.neighbors.get((n.interface, n.ip)) != n:
+            raise NotFound(f"static neighbor {n.ip} on {n.interface} not found")
+        del self.neighbors[(n.interface, n.ip)]
+        return [NeighOp(False, n.interface, n.ip, n.mac)]
+
+    # ---- replay ----
+
+    def replay_ops(self) -> list[Op]:
+        """Everything, in dependency order, for a freshly started dataplane."""
+        ops: list[Op] = [VrfOp(True, v.id, v.max_routes, v.num_tbl8)
+                         for v in self.vrfs.values() if v.id != 0]
+        for itf in self.interfaces.values():
+            ops.append(PortOp(True, itf))
+            ops += [AddrOp(True, itf.name, a) for a in itf.addresses]
+        ops += [NeighOp(True, n.interface, n.ip, n.mac) for n in self.neighbors.values()]
+        return ops + self.rib.replay_ops()
