@@ -28,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"vrouter: {e}", file=sys.stderr)
         return 2
-    app = Appliance(cfg, Path(args.run_dir))
+    app = Appliance(cfg, Path(args.run_dir), config_path=args.config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -37,17 +37,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except Exception as e:  # noqa: BLE001 - report any start failure plainly
         print(f"vrouter: cannot start: {e}", file=sys.stderr)
         return 1
-    print(f"vrouter running ({len(cfg.interfaces)} interfaces); dataplane log: "
-          f"{Path(args.run_dir) / 'dataplane.log'}")
+    print(f"vrouter running ({len(cfg.interfaces)} interfaces); API on unix:{cfg.api.socket}; "
+          f"dataplane log: {Path(args.run_dir) / 'dataplane.log'}")
     for h in cfg.demo_hosts:
         print(f"  demo host {h.name}: {h.address} on {h.interface}  "
               f"(try: ip netns exec {h.name} ping ...)")
     print("Ctrl-C stops it.", flush=True)
     try:
-        while not stop.wait(0.5):
-            if not app.process.alive():
-                print("vrouter: the dataplane exited", file=sys.stderr)
-                return 1
+        stop.wait()
     finally:
         app.stop()
     return 0

@@ -24,7 +24,7 @@ from ..core.changes import (
     VrfAdd,
     VrfDel,
 )
-from .model import DEFAULT_VRF, DataplaneConfig, Interface, Route, RouterConfig
+from .model import DEFAULT_VRF, ApiConfig, DataplaneConfig, Interface, Route, RouterConfig
 
 
 def _dataplane(d: DataplaneConfig) -> dict[str, Any]:
@@ -81,8 +81,18 @@ def to_dict(cfg: RouterConfig) -> dict[str, Any]:
     dp = _dataplane(cfg.dataplane)
     if dp:
         out["dataplane"] = dp
-    if cfg.api_socket != RouterConfig.api_socket:
-        out["api"] = {"socket": cfg.api_socket}
+    a = cfg.api
+    api: dict[str, Any] = {}
+    if a.socket != ApiConfig.socket:
+        api["socket"] = a.socket
+    if a.tcp:
+        api["tcp"] = a.tcp
+    tls = {k: v for k, v in (("cert", a.tls_cert), ("key", a.tls_key),
+                             ("client_ca", a.tls_client_ca)) if v}
+    if tls:
+        api["tls"] = tls
+    if api:
+        out["api"] = api
     vrfs = {}
     for v in cfg.vrfs:
         spec = {k: getattr(v, k) for k in ("id", "max_routes", "num_tbl8") if getattr(v, k)}

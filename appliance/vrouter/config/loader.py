@@ -16,6 +16,7 @@ import yaml
 
 from .model import (
     DEFAULT_VRF,
+    ApiConfig,
     ArpSettings,
     DataplaneConfig,
     DemoHost,
@@ -284,6 +285,23 @@ def _demo_hosts(ctx: _Ctx, raw: Any, ifnames: set[str]) -> tuple[DemoHost, ...]:
     return tuple(out)
 
 
+def _api(ctx: _Ctx, raw: Any) -> ApiConfig:
+    d = _mapping(ctx, "api", raw, {"socket", "tcp", "tls"})
+    tls = _mapping(ctx, "api.tls", d.get("tls"), {"cert", "key", "client_ca"})
+    tcp = _str(ctx, "api.tcp", d["tcp"]) if "tcp" in d else None
+    if tcp is not None:
+        host, sep, port = tcp.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ctx.fail("api.tcp", f"{tcp!r} is not host:port")
+    if tls and tcp is None:
+        raise ctx.fail("api.tls", "TLS applies to the TCP listener: set api.tcp too")
+    if tls and not ("cert" in tls and "key" in tls):
+        raise ctx.fail("api.tls", "needs both 'cert' and 'key'")
+    return ApiConfig(socket=_str(ctx, "api.socket", d.get("socket", ApiConfig.socket)), tcp=tcp,
+                     tls_cert=tls.get("cert"), tls_key=tls.get("key"),
+                     tls_client_ca=tls.get("client_ca"))
+
+
 def _check_consistency(ctx: _Ctx, cfg: RouterConfig) -> None:
     seen: dict[tuple[str, IPv4Address], str] = {}
     subnets: dict[tuple[str, IPv4Network], str] = {}
@@ -321,7 +339,7 @@ def parse(data: Any, source: str = "<config>") -> RouterConfig:
     ctx = _Ctx(source)
     top = _mapping(ctx, "", data, {"dataplane", "vrfs", "interfaces", "routes", "neighbors",
                                    "demo_hosts", "api"})
-    api = _mapping(ctx, "api", top.get("api"), {"socket"})
+    api = _api(ctx, top.get("api"))
     vrfs = _vrfs(ctx, top.get("vrfs"))
     vrf_names = {v.name for v in vrfs}
     interfaces = _interfaces(ctx, top.get("interfaces"), vrf_names)
@@ -333,7 +351,7 @@ def parse(data: Any, source: str = "<config>") -> RouterConfig:
         routes=_routes(ctx, top.get("routes"), vrf_names),
         neighbors=_neighbors(ctx, top.get("neighbors"), ifnames),
         demo_hosts=_demo_hosts(ctx, top.get("demo_hosts"), ifnames),
-        api_socket=_str(ctx, "api.socket", api.get("socket", RouterConfig.api_socket)),
+        api=api,
     )
     _check_consistency(ctx, cfg)
     return cfg

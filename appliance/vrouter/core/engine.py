@@ -20,7 +20,7 @@ from ..dataplane.client import DataplaneClient
 from . import changes as ch
 from .errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from .events import Event, EventBus, now_rfc3339
-from .ops import Executor, RouteOp
+from .ops import ROUTE_OPS, Executor, RouteBulkOp, RouteOp
 from .state import RouterState
 
 log = logging.getLogger("vrouter.engine")
@@ -93,7 +93,7 @@ class Engine:
             if not changes:
                 return self.version
             applied: list[ch.Change] = []
-            route_ops: list[RouteOp] = []
+            route_ops: list[RouteOp | RouteBulkOp] = []
             self.executor.begin()
             self.state.rib.begin()
             try:
@@ -102,7 +102,7 @@ class Engine:
                     applied.append(c)
                     self._track_vrfs(c)
                     self.executor.run(ops)
-                    route_ops += [o for o in ops if isinstance(o, RouteOp)]
+                    route_ops += [o for o in ops if isinstance(o, ROUTE_OPS)]
             except BaseException:
                 self._abort(applied)
                 raise
@@ -130,15 +130,19 @@ class Engine:
         elif isinstance(c, ch.VrfDel):
             self.executor.vrf_ids.pop(c.vrf.name, None)
 
-    def _announce(self, route_ops: list[RouteOp], comment: str) -> None:
+    def _announce(self, route_ops: list[RouteOp | RouteBulkOp], comment: str) -> None:
         names = {v.id: v.name for v in self.state.vrfs.values()}
-        if len(route_ops) <= MAX_ROUTE_EVENTS:
-            for o in route_ops:
-                self.events.publish(Event(
-                    "route_removed" if o.kind == "del" else "route_added",
-                    vrf=names.get(o.vrf_id, str(o.vrf_id)), prefix=str(o.prefix)))
+        changes = [(o.vrf_id, p, o.add) for o in route_ops if isinstance(o, RouteBulkOp)
+                   for p in o.prefixes[:MAX_ROUTE_EVENTS + 1]]
+        changes += [(o.vrf_id, o.prefix, o.kind != "del") for o in route_ops
+                    if isinstance(o, RouteOp)]
+        if len(changes) <= MAX_ROUTE_EVENTS:
+            for vrf_id, p, added in changes:
+                self.events.publish(Event("route_added" if added else "route_removed",
+                                          vrf=names.get(vrf_id, str(vrf_id)), prefix=str(p)))
         else:
-            self.events.publish(Event("route_added", detail=f"{len(route_ops)} FIB changes"))
+            total = sum(len(o.prefixes) if isinstance(o, RouteBulkOp) else 1 for o in route_ops)
+            self.events.publish(Event("route_added", detail=f"{total} FIB changes"))
         self.events.publish(Event("config_committed",
                                   detail=f"version {self.version}: {comment}".rstrip(": ")))
 
@@ -163,8 +167,8 @@ class Engine:
         dp_fields = [f for f in DataplaneConfig.__dataclass_fields__ if f not in skip]
         changed = [f"dataplane.{f}" for f in dp_fields
                    if getattr(b.dataplane, f) != getattr(c.dataplane, f)]
-        if b.api_socket != c.api_socket:
-            changed.append("api.socket")
+        if b.api != c.api:
+            changed.append("api")
         if b.demo_hosts != c.demo_hosts:
             changed.append("demo_hosts")
         if changed:

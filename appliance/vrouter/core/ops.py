@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface
-from itertools import groupby
+from itertools import groupby, repeat
 
 from ..config.model import Interface, Prefix
 from ..dataplane.client import DataplaneClient, DataplaneError
@@ -81,7 +81,19 @@ class RouteOp:
         return "add" if not self.old else ("del" if not self.new else "replace")
 
 
-Op = VrfOp | PortOp | PortSetOp | AddrOp | NeighOp | NhOp | RouteOp
+@dataclass(frozen=True)
+class RouteBulkOp:
+    """Many fresh prefixes to one next hop (add), or their removal: one object
+    for what a bulk load does to a million routes."""
+
+    vrf_id: int
+    prefixes: list[Prefix]
+    nh: int
+    add: bool
+
+
+Op = VrfOp | PortOp | PortSetOp | AddrOp | NeighOp | NhOp | RouteOp | RouteBulkOp
+ROUTE_OPS = (RouteOp, RouteBulkOp)
 
 
 def inverse(op: Op) -> Op:
@@ -100,6 +112,8 @@ def inverse(op: Op) -> Op:
             return NhOp(not op.add, op.nh_id, op.type, op.interface, op.gw, op.members)
         case RouteOp():
             return RouteOp(op.vrf_id, op.prefix, op.old, op.new)
+        case RouteBulkOp():
+            return RouteBulkOp(op.vrf_id, op.prefixes, op.nh, not op.add)
     raise TypeError(op)
 
 
@@ -118,7 +132,7 @@ class Executor:
     def run(self, ops: list[Op]) -> None:
         """Runs ops in order; raises DataplaneRejected on the first refusal
         (what ran is in the journal, see rollback())."""
-        for is_route, group in groupby(ops, key=lambda o: isinstance(o, RouteOp)):
+        for is_route, group in groupby(ops, key=lambda o: isinstance(o, ROUTE_OPS)):
             if is_route:
                 self._routes(list(group))
             else:
@@ -174,22 +188,40 @@ class Executor:
         except DataplaneError as e:
             raise DataplaneRejected(f"dataplane refused {_op_text(op)}: {e.msg}") from e
 
-    def _routes(self, ops: list[RouteOp]) -> None:
+    def _routes(self, ops: list[RouteOp | RouteBulkOp]) -> None:
+        for (vrf_id, kind), group in groupby(ops, key=_route_kind):
+            batch = list(group)
+            if isinstance(batch[0], RouteBulkOp):
+                for op in batch:
+                    pairs = zip(op.prefixes, repeat(op.nh))
+                    self._route_call(vrf_id, kind, pairs, [op],
+                                     lambda k, op=op: [RouteBulkOp(vrf_id, op.prefixes[:k],
+                                                                   op.nh, op.add)])
+            else:
+                pairs = ((o.prefix, o.new) for o in batch)
+                self._route_call(vrf_id, kind, pairs, batch, lambda k, b=batch: b[:k])
+
+    def _route_call(self, vrf_id: int, kind: str, pairs, done: list[Op], partial) -> None:
+        """One bulk call; on refusal the journal gets what the dataplane applied
+        (it applies whole messages, `applied` counts them)."""
         dp = self.dp
         assert dp is not None
-        for (vrf_id, kind), group in groupby(ops, key=lambda o: (o.vrf_id, o.kind)):
-            batch = list(group)
-            try:
-                if kind == "del":
-                    dp.route_del(vrf_id, [o.prefix for o in batch])
-                else:
-                    dp.route_add(vrf_id, [(o.prefix, o.new) for o in batch],
-                                 replace=kind == "replace")
-            except DataplaneError as e:
-                self.journal.extend(batch[: e.applied or 0])
-                raise DataplaneRejected(f"dataplane refused routes in vrf id {vrf_id}: "
-                                        f"{e.msg}") from e
-            self.journal.extend(batch)
+        try:
+            if kind.endswith("del"):
+                dp.route_del(vrf_id, (p for p, _ in pairs))
+            else:
+                dp.route_add(vrf_id, pairs, replace=kind == "replace")
+        except DataplaneError as e:
+            self.journal.extend(partial(e.applied or 0))
+            raise DataplaneRejected(f"dataplane refused routes in vrf id {vrf_id}: "
+                                    f"{e.msg}") from e
+        self.journal.extend(done)
+
+
+def _route_kind(o: RouteOp | RouteBulkOp) -> tuple[int, str]:
+    if isinstance(o, RouteBulkOp):
+        return (o.vrf_id, "bulk_add" if o.add else "bulk_del")
+    return (o.vrf_id, o.kind)
 
 
 def _op_text(op: Op) -> str:

@@ -26,7 +26,7 @@ from typing import Iterable, NamedTuple
 
 from ..config.model import Prefix
 from ..dataplane.messages import NhType
-from .ops import NhOp, Op, RouteOp
+from .ops import NhOp, Op, RouteBulkOp, RouteOp
 
 MAX_RESOLVE_ROUNDS = 16  # recursion depth the fixed point follows
 MAX_ECMP = 16  # VR_MAX_ECMP
@@ -91,13 +91,12 @@ class NhTable:
     def acquire(self, res: Resolution, pre: list[Op]) -> int:
         if isinstance(res, str):
             key: tuple = (res,)
+        elif len(res) == 1:
+            key = ("gw", *next(iter(res)))
         else:
             members = sorted(res)[:MAX_ECMP]
-            if len(members) == 1:
-                key = ("gw", *members[0])
-            else:
-                ids = tuple(sorted(self.acquire(frozenset([m]), pre) for m in members))
-                key = ("group", ids)
+            ids = tuple(sorted(self.acquire(frozenset([m]), pre) for m in members))
+            key = ("group", ids)
         nh = self.by_key.get(key)
         if nh is None:
             nh = self._alloc()
@@ -155,13 +154,17 @@ class Rib:
         n = self.nhs
         nhs = NhTable(n.max_id, dict(n.by_key), dict(n.refs), dict(n.keys), n._next,
                       list(n._free))
-        self._saved = (nhs, dict(self.res), {})
+        self._saved = (nhs, dict(self.res), [], {})
 
     def abort(self) -> None:
         """After the candidates were put back (inverse changes), restore the
         FIB view and the next hops as they were at begin()."""
         assert self._saved is not None
-        self.nhs, self.res, log = self._saved
+        self.nhs, self.res, fresh, log = self._saved
+        for vrf, ps in fresh:
+            fib = self.fib.get(vrf)
+            for p in ps if fib is not None else ():
+                fib.pop(p, None)
         for (vrf, p), nh in log.items():
             fib = self.fib.get(vrf)
             if fib is None:
@@ -207,50 +210,98 @@ class Rib:
                 if not users:
                     del self.users[vrf][c.spec]
             touched[vrf].add(p)
+        # Adds, grouped by target. Prefixes new to the RIB form a "fresh"
+        # group: they all get the same next hop, in one bulk operation.
+        groups: dict[tuple[str, Spec], list[tuple[Prefix, Candidate]]] = defaultdict(list)
         for vrf, p, c in adds:
-            self.entries[vrf].setdefault(p, []).append(c)
-            if c.spec.kind == "gw":
-                self.users[vrf][c.spec].add(p)
-                new_specs |= c.spec not in self.res
-            touched[vrf].add(p)
-        return self._reconcile(touched, new_specs)
+            groups[(vrf, c.spec)].append((p, c))
+        fresh: list[tuple[str, Spec, list[Prefix]]] = []
+        for (vrf, spec), items in groups.items():
+            entries = self.entries[vrf]
+            new_ps = []
+            for p, c in items:
+                cands = entries.get(p)
+                if cands is None:
+                    entries[p] = [c]
+                    new_ps.append(p)
+                else:
+                    cands.append(c)
+                    touched[vrf].add(p)
+            if spec.kind == "gw":
+                self.users[vrf][spec].update(p for p, _ in items)
+                new_specs |= spec not in self.res
+            if new_ps:
+                fresh.append((vrf, spec, new_ps))
+        return self._reconcile(touched, fresh, new_specs)
 
-    def _reconcile(self, touched: dict[str, set[Prefix]], force: bool) -> list[Op]:
-        if force or self._gateways_affected(touched):
+    def _reconcile(self, touched: dict[str, set[Prefix]],
+                   fresh: list[tuple[str, Spec, list[Prefix]]], force: bool) -> list[Op]:
+        fresh_sets = {}
+        if fresh and self.res:
+            for vrf, _, ps in fresh:
+                fresh_sets.setdefault(vrf, set()).update(ps)
+        if force or self._gateways_affected(touched) or self._gateways_affected(fresh_sets):
             old = self.res
             self.res = self._resolve_all()
-            for spec in set(old) | set(self.res):
-                if old.get(spec) != self.res.get(spec):
-                    for vrf, users in self.users.items():
+            # Specs new in this update only serve the prefixes just added,
+            # which are evaluated anyway.
+            changed = {s for s in old if old[s] != self.res.get(s)}
+            if changed:
+                for vrf, users in self.users.items():
+                    for spec in changed:
                         touched[vrf] |= users.get(spec, set())
         pre: list[Op] = []
         routes: list[Op] = []
         post: list[Op] = []
+        for vrf, spec, ps in fresh:
+            t = touched.get(vrf)
+            if t:
+                ps = [p for p in ps if p not in t]  # re-evaluated one by one below
+            self._program_fresh(vrf, spec, ps, pre, routes)
         for vrf, prefixes in touched.items():
-            if vrf not in self.fib:
-                continue
-            fib, vrf_id = self.fib[vrf], self.vrf_ids[vrf]
-            for p in prefixes:
-                want = self._fib_value(vrf, p)
-                have = fib.get(p)
-                if want is None and have is None:
-                    continue
-                new = self.nhs.acquire(want, pre) if want is not None else 0
-                if new == have:  # same next hop: keys are unique
-                    self.nhs.release(new, post)
-                    continue
-                routes.append(RouteOp(vrf_id, p, new, have or 0))
-                if self._saved is not None:
-                    self._saved[2].setdefault((vrf, p), have or 0)
-                if new:
-                    fib[p] = new
-                else:
-                    del fib[p]
-                if have is not None:
-                    self.nhs.release(have, post)
+            if vrf in self.fib:
+                self._program(vrf, prefixes, pre, routes, post)
         return pre + routes + post
 
+    def _program_fresh(self, vrf: str, spec: Spec, ps: list[Prefix], pre: list[Op],
+                       routes: list[Op]) -> None:
+        """Prefixes with this one candidate and no FIB entry yet."""
+        want = self._fib_value(vrf, ps[0]) if ps else None
+        if want is None:
+            return
+        nh = self.nhs.acquire(want, pre)
+        self.nhs.refs[nh] += len(ps) - 1
+        self.fib[vrf].update(dict.fromkeys(ps, nh))
+        routes.append(RouteBulkOp(self.vrf_ids[vrf], ps, nh, True))
+        if self._saved is not None:
+            self._saved[2].append((vrf, ps))
+
+    def _program(self, vrf: str, prefixes: Iterable[Prefix], pre: list[Op], routes: list[Op],
+                 post: list[Op]) -> None:
+        fib, vrf_id = self.fib[vrf], self.vrf_ids[vrf]
+        log = self._saved[3] if self._saved is not None else None
+        for p in prefixes:
+            want = self._fib_value(vrf, p)
+            have = fib.get(p)
+            if want is None and have is None:
+                continue
+            new = self.nhs.acquire(want, pre) if want is not None else 0
+            if new == have:  # same next hop: keys are unique
+                self.nhs.release(new, post)
+                continue
+            routes.append(RouteOp(vrf_id, p, new, have or 0))
+            if log is not None:
+                log.setdefault((vrf, p), have or 0)
+            if new:
+                fib[p] = new
+            else:
+                del fib[p]
+            if have is not None:
+                self.nhs.release(have, post)
+
     def _gateways_affected(self, touched: dict[str, set[Prefix]]) -> bool:
+        if not touched:
+            return False
         for spec in self.res:
             t = touched.get(spec.vrf)
             if t and any(p in t for gw in spec.gateways for p in _covering(gw)):
@@ -321,6 +372,8 @@ class Rib:
         cands = self.entries[vrf].get(p)
         if not cands:
             return None
+        if len(cands) == 1 and cands[0].spec.kind == "gw":  # the common case, fast
+            return self.res.get(cands[0].spec)
         best = self._best(cands, self.res)
         return None if best == CONNECTED else best
 
@@ -351,8 +404,10 @@ class Rib:
         """Everything the RIB has programmed, for a fresh dataplane."""
         ops: list[Op] = list(self.nhs.all_ops())
         for vrf, fib in self.fib.items():
-            vid = self.vrf_ids[vrf]
-            ops.extend(RouteOp(vid, p, nh, 0) for p, nh in fib.items())
+            by_nh: dict[int, list[Prefix]] = defaultdict(list)
+            for p, nh in fib.items():
+                by_nh[nh].append(p)
+            ops.extend(RouteBulkOp(self.vrf_ids[vrf], ps, nh, True) for nh, ps in by_nh.items())
         return ops
 
     def count(self, vrf: str) -> tuple[int, int]:

@@ -9,6 +9,7 @@ returns the dataplane operations that make the dataplane match.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Interface
 
 from ..config.model import DEFAULT_VRF, Interface, Neighbor, Prefix, Route, RouterConfig, Vrf
@@ -29,16 +30,50 @@ from .ops import AddrOp, NeighOp, Op, PortOp, PortSetOp, VrfOp
 from .rib import Candidate, Rib, Source, Spec
 
 
+_SPEC_CACHE_MAX = 65536
+_spec_cache: dict[int, tuple[tuple, str, Spec]] = {}
+
+
 def route_spec(r: Route) -> Spec:
     if r.blackhole:
         return Spec("blackhole")
     if r.reject:
         return Spec("reject")
-    return Spec("gw", tuple(sorted({int(g) for g in r.via})), r.via_vrf or r.vrf)
+    vrf = r.via_vrf or r.vrf
+    # Routes of a bulk load share their `via` tuple: memoize by identity
+    # (hashing IPv4Address objects is slow). The entry keeps the tuple alive,
+    # so its id cannot be reused while cached.
+    hit = _spec_cache.get(id(r.via))
+    if hit is not None and hit[0] is r.via and hit[1] == vrf:
+        return hit[2]
+    spec = Spec("gw", tuple(sorted({int(g) for g in r.via})), vrf)
+    if len(_spec_cache) >= _SPEC_CACHE_MAX:
+        _spec_cache.clear()
+    _spec_cache[id(r.via)] = (r.via, vrf, spec)
+    return spec
+
+
+_STATIC = Source.STATIC  # enum member lookups are slow in a million-route loop
 
 
 def route_candidate(r: Route) -> Candidate:
-    return Candidate(Source.STATIC, r.distance, r.metric, route_spec(r), r)
+    return Candidate(_STATIC, r.distance, r.metric, route_spec(r), r)
+
+
+@lru_cache(maxsize=65536)
+def _check_target(via: tuple[IPv4Address, ...], blackhole: bool, reject: bool,
+                  distance: int) -> str | None:
+    """What is wrong with a route's target, or None (cached: routes share them)."""
+    for g in via:
+        if int(g) == 0 or g.is_multicast or int(g) == 0xFFFFFFFF:
+            return f"gateway {g} is not a unicast address"
+    if sum((bool(via), blackhole, reject)) != 1:
+        return "needs exactly one of via, blackhole, reject"
+    if not 1 <= distance <= 255:
+        return f"distance {distance} out of range 1..255"
+    if len(via) > 16:
+        return f"{len(via)} gateways, at most 16"
+    return None
 
 
 def _addr_candidates(itf: Interface, a: IPv4Interface) -> list[tuple[Prefix, Candidate]]:
@@ -228,30 +263,28 @@ class RouterState:
     # Routes
 
     def _check_route(self, r: Route) -> None:
-        self._vrf(r.vrf)
-        if r.via_vrf is not None:
-            self._vrf(r.via_vrf)
-        for g in r.via:
-            if int(g) == 0 or g.is_multicast or int(g) == 0xFFFFFFFF:
-                raise InvalidArgument(f"route {r.prefix}: gateway {g} is not a unicast address")
-        if sum((bool(r.via), r.blackhole, r.reject)) != 1:
-            raise InvalidArgument(f"route {r.prefix}: needs exactly one of via, blackhole, reject")
-        if not 1 <= r.distance <= 255:
-            raise InvalidArgument(f"route {r.prefix}: distance {r.distance} out of range 1..255")
-        if len(r.via) > 16:
-            raise InvalidArgument(f"route {r.prefix}: {len(r.via)} gateways, at most 16")
+        if r.vrf not in self.vrfs:
+            raise NotFound(f"route {r.prefix}: vrf {r.vrf} does not exist")
+        if r.via_vrf is not None and r.via_vrf not in self.vrfs:
+            raise NotFound(f"route {r.prefix}: via_vrf {r.via_vrf} does not exist")
+        problem = _check_target(r.via, r.blackhole, r.reject, r.distance)
+        if problem:
+            raise InvalidArgument(f"route {r.prefix}: {problem}")
 
     def _routes_add(self, routes: tuple[Route, ...]) -> list[Op]:
-        batch: set = set()
-        for r in routes:
-            self._check_route(r)
-            k = r.key
-            if k in self.routes or k in batch:
-                raise AlreadyExists(f"route {r.prefix} distance {r.distance} already exists "
-                                    f"in vrf {r.vrf}")
-            batch.add(k)
-        for r in routes:
-            self.routes[r.key] = r
+        keys = [r.key for r in routes]
+        clash = self.routes.keys() & keys if self.routes else set()
+        if clash or len(set(keys)) != len(keys):
+            seen: set = set()
+            for r, k in zip(routes, keys):
+                if k in clash or k in seen:
+                    raise AlreadyExists(f"route {r.prefix} distance {r.distance} already "
+                                        f"exists in vrf {r.vrf}")
+                seen.add(k)
+        for t in {(r.vrf, r.via_vrf, id(r.via), r.blackhole, r.reject, r.distance): r
+                  for r in routes}.values():
+            self._check_route(t)  # once per distinct target: routes share them
+        self.routes.update(zip(keys, routes))
         return self.rib.update(adds=[(r.vrf, r.prefix, route_candidate(r)) for r in routes])
 
     def _routes_del(self, routes: tuple[Route, ...]) -> list[Op]:

@@ -1,0 +1,96 @@
+"""What every service shares: domain errors -> gRPC status codes (the only
+place that mapping lives), and small conversions."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from ipaddress import IPv4Address, IPv4Interface
+
+import grpc
+
+from ..core.errors import (
+    AlreadyExists,
+    DataplaneRejected,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    VrouterError,
+)
+from ..dataplane.client import DataplaneUnavailable
+
+log = logging.getLogger("vrouter.api")
+
+CODES: dict[type, grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+    DataplaneRejected: grpc.StatusCode.ABORTED,
+}
+
+
+def _code(e: VrouterError) -> grpc.StatusCode:
+    for cls in type(e).__mro__:
+        if cls in CODES:
+            return CODES[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def rpc(fn):
+    """Wraps a servicer method (unary or streaming): domain errors become
+    statuses with their message; anything else is INTERNAL and logged."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(self, request, context):
+            try:
+                yield from fn(self, request, context)
+            except VrouterError as e:
+                context.abort(_code(e), str(e))
+            except DataplaneUnavailable as e:
+                context.abort(grpc.StatusCode.UNAVAILABLE, f"dataplane unavailable: {e}")
+        return stream
+
+    @functools.wraps(fn)
+    def unary(self, request, context):
+        try:
+            return fn(self, request, context)
+        except VrouterError as e:
+            context.abort(_code(e), str(e))
+        except DataplaneUnavailable as e:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"dataplane unavailable: {e}")
+    return unary
+
+
+def parse_ip(field: str, value: str) -> IPv4Address:
+    try:
+        return IPv4Address(value)
+    except ValueError:
+        raise InvalidArgument(f"{field}: {value!r} is not an IPv4 address") from None
+
+
+def parse_iface_addr(field: str, value: str) -> IPv4Interface:
+    if "/" not in value:
+        raise InvalidArgument(f"{field}: {value!r} needs a prefix length, e.g. {value}/24")
+    try:
+        return IPv4Interface(value)
+    except ValueError:
+        raise InvalidArgument(f"{field}: {value!r} is not an IPv4 address/length") from None
+
+
+def check_mac(field: str, value: str) -> str:
+    from ..config.loader import MAC_RE
+    if not MAC_RE.match(value) or int(value.split(":")[0], 16) & 1:
+        raise InvalidArgument(f"{field}: {value!r} is not a unicast MAC address")
+    return value.lower()
+
+
+def check_name(field: str, value: str) -> str:
+    from ..config.loader import NAME_RE
+    if not NAME_RE.match(value or ""):
+        raise InvalidArgument(f"{field}: {value!r} is not a valid name (letter first, then "
+                              "letters, digits, '_', '.', '-'; at most 15 characters)")
+    return value

@@ -1,0 +1,62 @@
+"""VrfService: routing tables that behave like network namespaces."""
+
+from __future__ import annotations
+
+from ..config.model import Vrf
+from ..core import changes as ch
+from ..core.errors import InvalidArgument, NotFound
+from ..v1 import vrf_pb2 as pb
+from ..v1 import vrf_pb2_grpc as pb_grpc
+from . import register
+from .base import check_name, rpc
+
+
+@register(pb_grpc.add_VrfServiceServicer_to_server)
+class VrfService(pb_grpc.VrfServiceServicer):
+    def __init__(self, app) -> None:
+        self.engine = app.engine
+
+    def _pb(self, v: Vrf) -> pb.Vrf:
+        st = self.engine.state
+        rib, fib = st.rib.count(v.name)
+        return pb.Vrf(name=v.name, id=v.id, max_routes=v.max_routes, num_tbl8=v.num_tbl8,
+                      interfaces=[i.name for i in st.interfaces.values() if i.vrf == v.name],
+                      routes=rib, fib_routes=fib)
+
+    @rpc
+    def List(self, request, context):
+        with self.engine.lock:
+            vrfs = sorted(self.engine.state.vrfs.values(), key=lambda v: v.id)
+            return pb.VrfListResponse(vrfs=[self._pb(v) for v in vrfs])
+
+    @rpc
+    def Get(self, request, context):
+        with self.engine.lock:
+            return self._pb(self.engine.vrf(request.name))
+
+    @rpc
+    def Add(self, request, context):
+        m = request.vrf
+        name = check_name("vrf.name", m.name)
+        with self.engine.lock:
+            used = {v.id for v in self.engine.state.vrfs.values()}
+            vid = m.id or next((i for i in range(1, 256) if i not in used), 0)
+            if not vid:
+                raise InvalidArgument("vrf.id: all ids 1..255 are in use")
+            v = Vrf(name, vid, m.max_routes, m.num_tbl8)
+            cur = self.engine.state.vrfs.get(name)
+            if cur is not None and request.exist_ok and (cur == v or not m.id):
+                return pb.VrfAddResponse(vrf=self._pb(cur))
+            self.engine.transaction([ch.VrfAdd(v)], f"vrf add {name}")
+            return pb.VrfAddResponse(vrf=self._pb(v))
+
+    @rpc
+    def Delete(self, request, context):
+        with self.engine.lock:
+            cur = self.engine.state.vrfs.get(request.name)
+            if cur is None:
+                if request.missing_ok:
+                    return pb.VrfDeleteResponse()
+                raise NotFound(f"vrf {request.name} does not exist")
+            self.engine.transaction([ch.VrfDel(cur)], f"vrf delete {cur.name}")
+        return pb.VrfDeleteResponse()

@@ -1,0 +1,3 @@
+from vrouter.v1 import generate
+
+generate()
