@@ -45,6 +45,7 @@ class ApiServer:
         sock.parent.mkdir(parents=True, exist_ok=True)
         sock.unlink(missing_ok=True)
         self.server.add_insecure_port(f"unix:{sock}")
+        self.port: int | None = None  # the TCP port bound (api.tcp may ask for 0)
         if cfg.tcp:
             if cfg.tls_cert:
                 creds = grpc.ssl_server_credentials(

@@ -291,7 +291,7 @@ def _api(ctx: _Ctx, raw: Any) -> ApiConfig:
     tcp = _str(ctx, "api.tcp", d["tcp"]) if "tcp" in d else None
     if tcp is not None:
         host, sep, port = tcp.rpartition(":")
-        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
             raise ctx.fail("api.tcp", f"{tcp!r} is not host:port")
     if tls and tcp is None:
         raise ctx.fail("api.tls", "TLS applies to the TCP listener: set api.tcp too")

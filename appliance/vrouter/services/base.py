@@ -3,9 +3,12 @@ place that mapping lives), and small conversions."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import inspect
 import logging
+import threading
 from ipaddress import IPv4Address, IPv4Interface
 
 import grpc
@@ -94,3 +97,28 @@ def check_name(field: str, value: str) -> str:
         raise InvalidArgument(f"{field}: {value!r} is not a valid name (letter first, then "
                               "letters, digits, '_', '.', '-'; at most 15 characters)")
     return value
+
+
+_gc_pauses = 0
+_gc_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def no_gc(active: bool = True):
+    """Pause the cyclic garbage collector around a bulk operation. It makes
+    millions of acyclic objects (routes), and full collections over them
+    would cost more than the work itself. Nests across threads."""
+    global _gc_pauses
+    if not active:
+        yield
+        return
+    with _gc_lock:
+        _gc_pauses += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0:
+                gc.enable()

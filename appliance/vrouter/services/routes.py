@@ -12,7 +12,9 @@ from ..core.rib import Candidate, Source
 from ..v1 import route_pb2 as pb
 from ..v1 import route_pb2_grpc as pb_grpc
 from . import register
-from .base import rpc
+from .base import no_gc, rpc
+
+BULK = 10000  # routes in one request above which the cyclic GC is paused
 
 SOURCES = {Source.CONNECTED: pb.ROUTE_SOURCE_CONNECTED, Source.LOCAL: pb.ROUTE_SOURCE_LOCAL,
            Source.STATIC: pb.ROUTE_SOURCE_STATIC, Source.LEARNED: pb.ROUTE_SOURCE_LEARNED}
@@ -31,21 +33,36 @@ def _prefix(field: str, value: str) -> Prefix:
         raise InvalidArgument(f"{field}: {e}") from None
 
 
+_ONE_GATEWAY: dict[str, tuple[IPv4Address, ...]] = {}
+
+
 def route_from_pb(i: int, m: pb.Route) -> Route:
-    where = f"routes[{i}]"
+    # Runs once per route of a bulk load: cheap checks first, messages only
+    # on the error paths.
+    via_pb = m.via
+    n = len(via_pb)
     try:
-        via = _gateways(tuple(m.via))
+        if n == 1:  # the common case; reading one element is much cheaper
+            g = via_pb[0]
+            via = _ONE_GATEWAY.get(g) or _ONE_GATEWAY.setdefault(g, (IPv4Address(g),))
+        else:
+            via = _gateways(tuple(via_pb)) if n else ()
     except ValueError:
-        raise InvalidArgument(f"{where}.via: {list(m.via)} has a bad IPv4 address") from None
-    blackhole = m.action == pb.ROUTE_ACTION_BLACKHOLE
-    reject = m.action == pb.ROUTE_ACTION_REJECT
-    if bool(via) == (blackhole or reject):
-        raise InvalidArgument(f"{where}: give gateways (via) or a blackhole/reject action, "
+        raise InvalidArgument(f"routes[{i}].via: {list(via_pb)} has a bad IPv4 address") from None
+    action = m.action
+    if (n > 0) == (action != pb.ROUTE_ACTION_FORWARD):
+        raise InvalidArgument(f"routes[{i}]: give gateways (via) or a blackhole/reject action, "
                               "not both or neither")
-    if m.distance > 255:
-        raise InvalidArgument(f"{where}.distance: {m.distance} out of range 1..255")
-    return Route(_prefix(f"{where}.prefix", m.prefix), m.vrf or DEFAULT_VRF, via,
-                 m.via_vrf or None, blackhole, reject, m.distance or 1, m.metric)
+    distance = m.distance
+    if distance > 255:
+        raise InvalidArgument(f"routes[{i}].distance: {distance} out of range 1..255")
+    try:
+        prefix = Prefix.parse(m.prefix)
+    except ValueError as e:
+        raise InvalidArgument(f"routes[{i}].prefix: {e}") from None
+    return Route(prefix, m.vrf or DEFAULT_VRF, via, m.via_vrf or None,
+                 action == pb.ROUTE_ACTION_BLACKHOLE, action == pb.ROUTE_ACTION_REJECT,
+                 distance or 1, m.metric)
 
 
 @register(pb_grpc.add_RouteServiceServicer_to_server)
@@ -104,6 +121,10 @@ class RouteService(pb_grpc.RouteServiceServicer):
 
     @rpc
     def Add(self, request, context):
+        with no_gc(len(request.routes) > BULK):
+            return self._add(request)
+
+    def _add(self, request):
         routes = [route_from_pb(i, m) for i, m in enumerate(request.routes)]
         with self.engine.lock:
             if request.exist_ok:
