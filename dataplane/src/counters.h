@@ -31,6 +31,7 @@
 	X(PUNTED, "punted")                 /* handed to the control path */  \
 	X(DROP_RUNT, "drop_runt")           /* shorter than Ethernet */       \
 	X(DROP_OTHER_HOST, "drop_other_host") /* unicast to another MAC */    \
+	X(DROP_L2_BCAST_FWD, "drop_l2_bcast_fwd") /* RFC 1812 5.3.4 */       \
 	X(DROP_ETHERTYPE, "drop_ethertype") /* not IPv4 nor ARP */            \
 	X(DROP_IP_TRUNCATED, "drop_ip_truncated")                             \
 	X(DROP_IP_VERSION, "drop_ip_version")                                 \

@@ -155,6 +155,10 @@ static void ip4_forward(struct worker *w, struct rte_mbuf *m, const struct nexth
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	uint16_t in_port = pkt_meta(m)->in_port;
 
+	/* RFC 1812 5.3.4: never forward what came as a link-layer broadcast or
+	 * multicast with a unicast IP destination; it was not sent to us. */
+	if (!originated && (pkt_meta(m)->flags & PKT_F_L2_MCAST))
+		return worker_drop(w, m, in_port, VR_CNT_DROP_L2_BCAST_FWD);
 	if (!originated && ip->time_to_live <= 1) {
 		ip4_icmp_error(w, m, ICMP_TIME_EXCEEDED, 0, 0);
 		return worker_drop(w, m, in_port, VR_CNT_DROP_TTL_EXPIRED);

@@ -31,6 +31,26 @@ static bool ip4_options_valid(const uint8_t *opt, uint16_t len)
 	return true;
 }
 
+/* Keeps the first `len` bytes of a frame, however many segments they span
+ * (rte_pktmbuf_trim() only shortens the last segment). */
+static void pkt_cut(struct rte_mbuf *m, uint32_t len)
+{
+	struct rte_mbuf *seg = m;
+	uint32_t off = 0;
+	uint16_t nseg = 1;
+
+	while (off + seg->data_len < len) {
+		off += seg->data_len;
+		seg = seg->next;
+		nseg++;
+	}
+	seg->data_len = (uint16_t)(len - off);
+	rte_pktmbuf_free(seg->next);
+	seg->next = NULL;
+	m->nb_segs = nseg;
+	m->pkt_len = len;
+}
+
 bool ip4_input(struct worker *w, struct rte_mbuf *m, uint16_t port)
 {
 	const uint32_t l2 = sizeof(struct rte_ether_hdr);
@@ -83,10 +103,8 @@ bool ip4_input(struct worker *w, struct rte_mbuf *m, uint16_t port)
 	}
 
 	/* Ethernet padding of short frames is not part of the datagram. */
-	if (total < frame_l3 && rte_pktmbuf_trim(m, frame_l3 - total) != 0) {
-		worker_drop(w, m, port, VR_CNT_DROP_IP_BAD_LENGTH);
-		return false;
-	}
+	if (total < frame_l3)
+		pkt_cut(m, l2 + total);
 	rte_pktmbuf_adj(m, l2);
 	m->l2_len = 0;
 	m->l3_len = hlen;

@@ -104,6 +104,9 @@ static int port_probe_devargs(const char *devargs, uint16_t *pid, struct ctl_res
 	if (rte_eth_dev_get_port_by_name(devname, pid) == 0)
 		return ctl_err(r, EEXIST, "device %s is already a port", devname);
 	int rc = rte_dev_probe(devargs);
+	if (rc == -EFAULT) /* what rte_devargs_parse() says when no bus claims the name */
+		return ctl_err(r, ENODEV, "cannot probe device '%s': no bus or driver knows %s",
+			       devargs, devname);
 	if (rc < 0)
 		return ctl_err(r, -rc, "cannot probe device '%s': %s", devargs, strerror(-rc));
 	if (rte_eth_dev_get_port_by_name(devname, pid) == 0)

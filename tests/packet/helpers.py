@@ -56,7 +56,8 @@ def arp_frame(op: int, src_mac: str, dst_mac: str, psrc: str, pdst: str,
         op=op, hwsrc=hwsrc or src_mac, psrc=psrc, hwdst=hwdst, pdst=pdst)
 
 
-def arp_request_from_router(i: int, tip: str, dst_mac: str = BCAST, sip: str | None = None) -> bytes:
+def arp_request_from_router(i: int, tip: str, dst_mac: str = BCAST,
+                            sip: str | None = None) -> bytes:
     """An ARP request the router sends out of port index i (42 bytes, no padding)."""
     return bytes(arp_frame(1, router_mac(i), dst_mac, sip or router_ip(i), tip))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ import yaml
 
 from vrouter.cli import default_config_text
 from vrouter.config import ConfigError, load, parse
+from vrouter.config.model import Prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +39,8 @@ routes:
   - {prefix: 10.8.0.0/16, vrf: blue, via: 10.0.0.2, via_vrf: default}
 """)
     assert c.routes[0].via == (IPv4Address("10.0.0.2"), IPv4Address("10.0.0.3"))
-    assert c.routes[0].prefix == IPv4Network("10.9.0.0/16")
+    assert c.routes[0].prefix == Prefix.parse("10.9.0.0/16")
+    assert str(c.routes[0].prefix) == "10.9.0.0/16"
     assert c.routes[1].via_vrf == "default"
     assert c.vrf("blue").id == 3
 
