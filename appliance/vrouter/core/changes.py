@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from ..config.model import Interface, Neighbor, Route, Vrf
+from ..config.model import (ArpSettings, DataplaneConfig, IcmpSettings, Interface, Neighbor,
+                            Route, Vrf)
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,27 @@ class NeighborDel:
     neighbor: Neighbor
 
 
+@dataclass(frozen=True)
+class LiveParams:
+    """The dataplane settings that apply without a restart."""
+
+    arp: ArpSettings
+    icmp: IcmpSettings
+    idle_sleep_us: int
+
+    @classmethod
+    def of(cls, d: DataplaneConfig) -> LiveParams:
+        return cls(d.arp, d.icmp, d.idle_sleep_us)
+
+
+@dataclass(frozen=True)
+class ParamsSet:
+    old: LiveParams
+    new: LiveParams
+
+
 Change = Union[VrfAdd, VrfDel, InterfaceAdd, InterfaceDel, InterfaceUpdate, RouteAdd, RouteDel,
-               NeighborAdd, NeighborDel]
+               NeighborAdd, NeighborDel, ParamsSet]
 
 
 def inverse(c: Change) -> Change:
@@ -85,6 +105,8 @@ def inverse(c: Change) -> Change:
             return NeighborDel(n)
         case NeighborDel(n):
             return NeighborAdd(n)
+        case ParamsSet(old, new):
+            return ParamsSet(new, old)
     raise TypeError(f"not a change: {c!r}")
 
 
@@ -120,7 +142,17 @@ def describe(c: Change) -> str:
             return f"+ neighbor {n.ip} {n.mac} on {n.interface}"
         case NeighborDel(n):
             return f"- neighbor {n.ip} {n.mac} on {n.interface}"
+        case ParamsSet(old, new):
+            parts = [f"{k} {a} -> {b}" for (k, a), (_, b) in zip(_leaves(old), _leaves(new))
+                     if a != b]
+            return "~ dataplane: " + ", ".join(parts)
     raise TypeError(f"not a change: {c!r}")
+
+
+def _leaves(p: LiveParams) -> list[tuple[str, int]]:
+    return [*((f"arp.{k}", v) for k, v in vars(p.arp).items()),
+            *((f"icmp.{k}", v) for k, v in vars(p.icmp).items()),
+            ("idle_sleep_us", p.idle_sleep_us)]
 
 
 def route_text(r: Route) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..config.dump import diff, save_atomic, to_yaml
 from ..config.loader import ConfigError, parse
 from ..config.model import DataplaneConfig, RouterConfig, Vrf
+from .state import params_fields
 from ..dataplane.client import DataplaneClient
 from . import changes as ch
 from .errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
@@ -44,6 +45,7 @@ class Engine:
         self.lock = threading.RLock()
         self.state = RouterState(max_nexthops=base.dataplane.nexthops - 1,
                                  default_vrf=base.vrf("default"))
+        self.state.params = ch.LiveParams.of(base.dataplane)
         self.executor = Executor()
         self.executor.vrf_ids = {"default": 0}
         self.history: deque[Version] = deque(maxlen=history)
@@ -60,7 +62,7 @@ class Engine:
         with self.lock:
             self.executor.dp = dp
             self.executor.ports = {}
-            self._set_params(self.base.dataplane)
+            dp.params_set(**params_fields(self.state.params))
             self.executor.begin()
             self.executor.run(self.state.replay_ops())
             self.executor.begin()
@@ -72,13 +74,6 @@ class Engine:
             self.dataplane_up = False
             self.down_since = now_rfc3339()
             self.executor.dp = None
-
-    def _set_params(self, d: DataplaneConfig) -> None:
-        assert self.executor.dp is not None
-        self.executor.dp.params_set(
-            arp_reachable_ms=d.arp.reachable_ms, arp_retrans_ms=d.arp.retrans_ms,
-            arp_max_probes=d.arp.max_probes, arp_queue_len=d.arp.queue_len,
-            icmp_rate=d.icmp.rate, icmp_burst=d.icmp.burst, idle_sleep_us=d.idle_sleep_us)
 
     # ---- transactions ----
 
@@ -118,6 +113,7 @@ class Engine:
             self.executor.rollback()
         except Exception:  # noqa: BLE001 - the dataplane may be gone; resync then
             log.exception("undoing a failed transaction in the dataplane failed")
+        self.state.rib.undoing()
         for c in reversed(applied):
             self.state.apply(ch.inverse(c))  # its operations were undone above
             self._track_vrfs(ch.inverse(c))
@@ -159,17 +155,22 @@ class Engine:
 
     def _config_changes(self, cfg: RouterConfig) -> list[ch.Change]:
         self._check_startup_only(cfg)
-        return diff(self.running_config(), cfg)
+        changes = diff(self.running_config(), cfg)
+        live = ch.LiveParams.of(cfg.dataplane)
+        if live != self.state.params:
+            changes.insert(0, ch.ParamsSet(self.state.params, live))
+        return changes
 
     def _check_startup_only(self, cfg: RouterConfig) -> None:
-        b, c = self.base, cfg
-        skip = ("arp", "icmp", "idle_sleep_us")
-        dp_fields = [f for f in DataplaneConfig.__dataclass_fields__ if f not in skip]
-        changed = [f"dataplane.{f}" for f in dp_fields
-                   if getattr(b.dataplane, f) != getattr(c.dataplane, f)]
-        if b.api != c.api:
+        b, c = self.base.dataplane, cfg.dataplane
+        live = ("arp", "icmp", "idle_sleep_us")
+        changed = [f"dataplane.{f}" for f in DataplaneConfig.__dataclass_fields__
+                   if f not in live and getattr(b, f) != getattr(c, f)]
+        if b.arp.table_size != c.arp.table_size:
+            changed.append("dataplane.arp.table_size")
+        if self.base.api != cfg.api:
             changed.append("api")
-        if b.demo_hosts != c.demo_hosts:
+        if self.base.demo_hosts != cfg.demo_hosts:
             changed.append("demo_hosts")
         if changed:
             raise FailedPrecondition(f"{', '.join(changed)} only take effect at start: save the "
@@ -187,8 +188,9 @@ class Engine:
     def load_candidate(self, text: str, source: str) -> str:
         cfg = self.parse_candidate(text, source)
         with self.lock:
-            self.candidate = cfg
-            return self.diff_text()
+            described = "\n".join(ch.describe(c) for c in self._config_changes(cfg))
+            self.candidate = cfg  # only once it is known to be applicable
+            return described
 
     def diff_text(self) -> str:
         with self.lock:
@@ -203,14 +205,7 @@ class Engine:
                 raise FailedPrecondition("no candidate configuration: load one first")
             changes = self._config_changes(cfg)
             described = "\n".join(ch.describe(c) for c in changes)
-            params_changed = (cfg.dataplane.arp, cfg.dataplane.icmp,
-                              cfg.dataplane.idle_sleep_us) != (
-                self.base.dataplane.arp, self.base.dataplane.icmp,
-                self.base.dataplane.idle_sleep_us)
             version = self.transaction(changes, comment or "commit")
-            if params_changed:
-                self._set_params(cfg.dataplane)
-                self.base = replace(self.base, dataplane=cfg.dataplane)
             self.candidate = None
             return version, described
 

@@ -33,6 +33,7 @@ class VrfOp:
 class PortOp:
     add: bool
     interface: Interface  # addresses are separate AddrOps
+    vrf_id: int           # the interface's VRF when the op was made
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,13 @@ class RouteBulkOp:
     add: bool
 
 
-Op = VrfOp | PortOp | PortSetOp | AddrOp | NeighOp | NhOp | RouteOp | RouteBulkOp
+@dataclass(frozen=True)
+class ParamsOp:
+    old: dict  # VR_PARAM fields, as DataplaneClient.params_set() takes them
+    new: dict
+
+
+Op = VrfOp | PortOp | PortSetOp | AddrOp | NeighOp | NhOp | RouteOp | RouteBulkOp | ParamsOp
 ROUTE_OPS = (RouteOp, RouteBulkOp)
 
 
@@ -101,7 +108,7 @@ def inverse(op: Op) -> Op:
         case VrfOp():
             return VrfOp(not op.add, op.vrf_id, op.max_routes, op.num_tbl8)
         case PortOp():
-            return PortOp(not op.add, op.interface)
+            return PortOp(not op.add, op.interface, op.vrf_id)
         case PortSetOp():
             return PortSetOp(op.name, op.new, op.old)
         case AddrOp():
@@ -114,6 +121,8 @@ def inverse(op: Op) -> Op:
             return RouteOp(op.vrf_id, op.prefix, op.old, op.new)
         case RouteBulkOp():
             return RouteBulkOp(op.vrf_id, op.prefixes, op.nh, not op.add)
+        case ParamsOp():
+            return ParamsOp(op.new, op.old)
     raise TypeError(op)
 
 
@@ -164,7 +173,7 @@ class Executor:
                     dp.vrf_del(op.vrf_id)
                 case PortOp(add=True, interface=i):
                     self.ports[i.name] = dp.port_add(
-                        i.name, i.device, vrf=self.vrf_ids[i.vrf], mtu=i.mtu, rxd=i.rxd,
+                        i.name, i.device, vrf=op.vrf_id, mtu=i.mtu, rxd=i.rxd,
                         txd=i.txd, mac=i.mac, admin_up=i.up)
                 case PortOp(add=False, interface=i):
                     dp.port_del(self.ports.pop(i.name))
@@ -183,6 +192,8 @@ class Executor:
                               else 0, gw=op.gw, members=op.members)
                 case NhOp(add=False):
                     dp.nh_del(op.nh_id)
+                case ParamsOp():
+                    dp.params_set(**op.new)
                 case _:
                     raise TypeError(op)
         except DataplaneError as e:
@@ -239,4 +250,6 @@ def _op_text(op: Op) -> str:
             return f"{'adding' if op.add else 'removing'} neighbor {op.ip} on {op.interface}"
         case NhOp():
             return f"{'adding' if op.add else 'removing'} next hop {op.nh_id}"
+        case ParamsOp():
+            return f"setting {op.new}"
     return repr(op)

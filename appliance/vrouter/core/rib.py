@@ -26,6 +26,7 @@ from typing import Iterable, NamedTuple
 
 from ..config.model import Prefix
 from ..dataplane.messages import NhType
+from .errors import FailedPrecondition
 from .ops import NhOp, Op, RouteBulkOp, RouteOp
 
 MAX_RESOLVE_ROUNDS = 16  # recursion depth the fixed point follows
@@ -84,7 +85,8 @@ class NhTable:
         if self._free:
             return self._free.pop()
         if self._next > self.max_id:
-            raise RuntimeError("out of next-hop ids")
+            raise FailedPrecondition(f"all {self.max_id} next-hop ids are in use "
+                                     "(dataplane.nexthops)")
         self._next += 1
         return self._next - 1
 
@@ -144,7 +146,8 @@ class Rib:
         self.vrf_ids: dict[str, int] = {}
         self.res: dict[Spec, Resolution] = {}
         self.nhs = NhTable(max_id=max_nexthops)
-        self._saved: tuple | None = None  # transaction: (nhs, res, fib log)
+        self._saved: tuple | None = None  # transaction: (nhs, res, fresh, fib log)
+        self._logging = False
 
     # ---- transactions ----
 
@@ -155,6 +158,12 @@ class Rib:
         nhs = NhTable(n.max_id, dict(n.by_key), dict(n.refs), dict(n.keys), n._next,
                       list(n._free))
         self._saved = (nhs, dict(self.res), [], {})
+        self._logging = True
+
+    def undoing(self) -> None:
+        """The transaction's changes are being reverted: what they do to the
+        FIB view is not the original state, so stop recording it."""
+        self._logging = False
 
     def abort(self) -> None:
         """After the candidates were put back (inverse changes), restore the
@@ -196,27 +205,48 @@ class Rib:
     def update(self, adds: Iterable[tuple[str, Prefix, Candidate]] = (),
                dels: Iterable[tuple[str, Prefix, Candidate]] = ()) -> list[Op]:
         """Applies candidate changes; returns the dataplane operations that
-        bring the FIB in line: next-hop adds, route changes, next-hop deletes."""
+        bring the FIB in line: next-hop adds, route changes, next-hop deletes.
+        If it raises, the candidates are as they were (the FIB view and the
+        next hops are restored by the transaction's abort())."""
+        adds, dels = list(adds), list(dels)
         touched: dict[str, set[Prefix]] = defaultdict(set)
-        new_specs = False
+        self._remove(dels, touched)
+        fresh, new_specs = self._add(adds, touched)
+        try:
+            return self._reconcile(touched, fresh, new_specs)
+        except BaseException:
+            self._remove(adds, defaultdict(set))
+            self._add(dels, defaultdict(set))
+            raise
+
+    def _remove(self, dels: list[tuple[str, Prefix, Candidate]],
+                touched: dict[str, set[Prefix]]) -> None:
         for vrf, p, c in dels:
             cands = self.entries[vrf][p]
             cands.remove(c)
             if not cands:
                 del self.entries[vrf][p]
-            if c.spec.kind == "gw":
+            # another candidate of the prefix may use the same gateways
+            if c.spec.kind == "gw" and not any(o.spec == c.spec for o in cands):
                 users = self.users[vrf][c.spec]
                 users.discard(p)
                 if not users:
                     del self.users[vrf][c.spec]
             touched[vrf].add(p)
-        # Adds, grouped by target. Prefixes new to the RIB form a "fresh"
-        # group: they all get the same next hop, in one bulk operation.
-        groups: dict[tuple[str, Spec], list[tuple[Prefix, Candidate]]] = defaultdict(list)
+
+    def _add(self, adds: list[tuple[str, Prefix, Candidate]],
+             touched: dict[str, set[Prefix]]) -> tuple[list, bool]:
+        """Adds candidates, grouped by target. Prefixes new to the RIB form a
+        "fresh" group: they all get the same next hop, in one bulk operation."""
+        # Group by the spec object's identity: bulk loads share one spec, and
+        # hashing the spec (a tuple of tuples) per route is slow.
+        groups: dict[tuple[str, int], list[tuple[Prefix, Candidate]]] = defaultdict(list)
         for vrf, p, c in adds:
-            groups[(vrf, c.spec)].append((p, c))
+            groups[(vrf, id(c.spec))].append((p, c))
         fresh: list[tuple[str, Spec, list[Prefix]]] = []
-        for (vrf, spec), items in groups.items():
+        new_specs = False
+        for (vrf, _), items in groups.items():
+            spec = items[0][1].spec
             entries = self.entries[vrf]
             new_ps = []
             for p, c in items:
@@ -232,7 +262,7 @@ class Rib:
                 new_specs |= spec not in self.res
             if new_ps:
                 fresh.append((vrf, spec, new_ps))
-        return self._reconcile(touched, fresh, new_specs)
+        return fresh, new_specs
 
     def _reconcile(self, touched: dict[str, set[Prefix]],
                    fresh: list[tuple[str, Spec, list[Prefix]]], force: bool) -> list[Op]:
@@ -253,6 +283,7 @@ class Rib:
         pre: list[Op] = []
         routes: list[Op] = []
         post: list[Op] = []
+        old: list[int] = []
         for vrf, spec, ps in fresh:
             t = touched.get(vrf)
             if t:
@@ -260,7 +291,11 @@ class Rib:
             self._program_fresh(vrf, spec, ps, pre, routes)
         for vrf, prefixes in touched.items():
             if vrf in self.fib:
-                self._program(vrf, prefixes, pre, routes, post)
+                self._program(vrf, prefixes, pre, routes, old)
+        # Only now: an id freed before every acquire is done could be handed
+        # out again while the dataplane still has it.
+        for nh in old:
+            self.nhs.release(nh, post)
         return pre + routes + post
 
     def _program_fresh(self, vrf: str, spec: Spec, ps: list[Prefix], pre: list[Op],
@@ -273,13 +308,15 @@ class Rib:
         self.nhs.refs[nh] += len(ps) - 1
         self.fib[vrf].update(dict.fromkeys(ps, nh))
         routes.append(RouteBulkOp(self.vrf_ids[vrf], ps, nh, True))
-        if self._saved is not None:
+        if self._saved is not None and self._logging:
             self._saved[2].append((vrf, ps))
 
     def _program(self, vrf: str, prefixes: Iterable[Prefix], pre: list[Op], routes: list[Op],
-                 post: list[Op]) -> None:
+                 old: list[int]) -> None:
+        """Re-evaluates prefixes one by one; the next hops they stop using
+        are appended to `old` for the caller to release."""
         fib, vrf_id = self.fib[vrf], self.vrf_ids[vrf]
-        log = self._saved[3] if self._saved is not None else None
+        log = self._saved[3] if self._saved is not None and self._logging else None
         for p in prefixes:
             want = self._fib_value(vrf, p)
             have = fib.get(p)
@@ -287,7 +324,7 @@ class Rib:
                 continue
             new = self.nhs.acquire(want, pre) if want is not None else 0
             if new == have:  # same next hop: keys are unique
-                self.nhs.release(new, post)
+                old.append(new)
                 continue
             routes.append(RouteOp(vrf_id, p, new, have or 0))
             if log is not None:
@@ -297,7 +334,7 @@ class Rib:
             else:
                 del fib[p]
             if have is not None:
-                self.nhs.release(have, post)
+                old.append(have)
 
     def _gateways_affected(self, touched: dict[str, set[Prefix]]) -> bool:
         if not touched:

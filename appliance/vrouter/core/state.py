@@ -12,9 +12,12 @@ from dataclasses import replace
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Interface
 
-from ..config.model import DEFAULT_VRF, Interface, Neighbor, Prefix, Route, RouterConfig, Vrf
+from ..config.model import (DEFAULT_VRF, DataplaneConfig, Interface, Neighbor, Prefix, Route,
+                            RouterConfig, Vrf)
 from .changes import (
     Change,
+    LiveParams,
+    ParamsSet,
     InterfaceAdd,
     InterfaceDel,
     InterfaceUpdate,
@@ -26,7 +29,7 @@ from .changes import (
     VrfDel,
 )
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from .ops import AddrOp, NeighOp, Op, PortOp, PortSetOp, VrfOp
+from .ops import AddrOp, NeighOp, Op, ParamsOp, PortOp, PortSetOp, VrfOp
 from .rib import Candidate, Rib, Source, Spec
 
 
@@ -76,6 +79,13 @@ def _check_target(via: tuple[IPv4Address, ...], blackhole: bool, reject: bool,
     return None
 
 
+def params_fields(p: LiveParams) -> dict[str, int]:
+    """LiveParams as DataplaneClient.params_set() keywords."""
+    return dict(arp_reachable_ms=p.arp.reachable_ms, arp_retrans_ms=p.arp.retrans_ms,
+                arp_max_probes=p.arp.max_probes, arp_queue_len=p.arp.queue_len,
+                icmp_rate=p.icmp.rate, icmp_burst=p.icmp.burst, idle_sleep_us=p.idle_sleep_us)
+
+
 def _addr_candidates(itf: Interface, a: IPv4Interface) -> list[tuple[Prefix, Candidate]]:
     out = [(Prefix(int(a.ip), 32), Candidate(Source.LOCAL, 0, 0, Spec("local", interface=itf.name)))]
     if a.network.prefixlen < 32:
@@ -92,6 +102,7 @@ class RouterState:
         self.routes: dict[tuple[str, Prefix, int], Route] = {}
         self.neighbors: dict[tuple[str, IPv4Address], Neighbor] = {}
         self.rib = Rib(max_nexthops)
+        self.params = LiveParams.of(DataplaneConfig())
         self._add_vrf(default_vrf)  # sized at start (--vrf0-routes); always there
 
     # ---- queries ----
@@ -101,7 +112,9 @@ class RouterState:
 
     def to_config(self, base: RouterConfig) -> RouterConfig:
         """The running state as a config (with `base`'s startup-only sections)."""
-        return replace(base,
+        dataplane = replace(base.dataplane, arp=self.params.arp, icmp=self.params.icmp,
+                            idle_sleep_us=self.params.idle_sleep_us)
+        return replace(base, dataplane=dataplane,
                        vrfs=tuple(sorted(self.vrfs.values(), key=lambda v: v.id)),
                        interfaces=tuple(self.interfaces.values()),
                        routes=tuple(self.routes.values()),
@@ -129,6 +142,11 @@ class RouterState:
                 return self._neighbor_add(n)
             case NeighborDel(n):
                 return self._neighbor_del(n)
+            case ParamsSet(old, new):
+                if old != self.params:
+                    raise FailedPrecondition("the dataplane settings changed meanwhile")
+                self.params = new
+                return [ParamsOp(params_fields(old), params_fields(new))]
         raise TypeError(f"not a change: {c!r}")
 
     # VRFs
@@ -213,9 +231,12 @@ class RouterState:
                 raise AlreadyExists(f"device {dev} is already interface {o.name}")
         self._check_addresses(itf)
         self.interfaces[itf.name] = itf
-        ops: list[Op] = [PortOp(True, itf)]
-        ops += self._addresses(itf, itf.addresses, add=True)
-        return ops
+        try:
+            addr_ops = self._addresses(itf, itf.addresses, add=True)
+        except BaseException:
+            del self.interfaces[itf.name]
+            raise
+        return [PortOp(True, itf, self.vrfs[itf.vrf].id), *addr_ops]
 
     def _addresses(self, itf: Interface, addrs, add: bool) -> list[Op]:
         ops: list[Op] = [AddrOp(add, itf.name, a) for a in addrs]
@@ -232,7 +253,7 @@ class RouterState:
                                      f"(e.g. {neigh[0].ip}); delete them first")
         ops = self._addresses(cur, cur.addresses, add=False)
         del self.interfaces[itf.name]
-        return ops + [PortOp(False, cur)]
+        return ops + [PortOp(False, cur, self.vrfs[cur.vrf].id)]
 
     def _interface_update(self, old: Interface, new: Interface) -> list[Op]:
         cur = self._interface(new.name)
@@ -257,7 +278,13 @@ class RouterState:
             ops.append(PortSetOp(new.name, old_set, new_set))
         self.interfaces[new.name] = new
         if came:
-            ops += self._addresses(new, came, add=True)
+            try:
+                ops += self._addresses(new, came, add=True)
+            except BaseException:
+                self.interfaces[new.name] = cur
+                if gone:
+                    self._addresses(cur, gone, add=True)
+                raise
         return ops
 
     # Routes
@@ -284,8 +311,9 @@ class RouterState:
         for t in {(r.vrf, r.via_vrf, id(r.via), r.blackhole, r.reject, r.distance): r
                   for r in routes}.values():
             self._check_route(t)  # once per distinct target: routes share them
+        ops = self.rib.update(adds=[(r.vrf, r.prefix, route_candidate(r)) for r in routes])
         self.routes.update(zip(keys, routes))
-        return self.rib.update(adds=[(r.vrf, r.prefix, route_candidate(r)) for r in routes])
+        return ops
 
     def _routes_del(self, routes: tuple[Route, ...]) -> list[Op]:
         batch: set = set()
@@ -294,9 +322,10 @@ class RouterState:
                 raise NotFound(f"route {r.prefix} distance {r.distance} not found "
                                f"in vrf {r.vrf}")
             batch.add(r.key)
+        ops = self.rib.update(dels=[(r.vrf, r.prefix, route_candidate(r)) for r in routes])
         for r in routes:
             del self.routes[r.key]
-        return self.rib.update(dels=[(r.vrf, r.prefix, route_candidate(r)) for r in routes])
+        return ops
 
     # Neighbours
 
@@ -323,7 +352,7 @@ class RouterState:
         ops: list[Op] = [VrfOp(True, v.id, v.max_routes, v.num_tbl8)
                          for v in self.vrfs.values() if v.id != 0]
         for itf in self.interfaces.values():
-            ops.append(PortOp(True, itf))
+            ops.append(PortOp(True, itf, self.vrfs[itf.vrf].id))
             ops += [AddrOp(True, itf.name, a) for a in itf.addresses]
         ops += [NeighOp(True, n.interface, n.ip, n.mac) for n in self.neighbors.values()]
         return ops + self.rib.replay_ops()

@@ -1,4 +1,4 @@
-"""The `vrouter` command."""
+"""`vrouter run`: starts the appliance and runs it until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-from .config import ConfigError, load, parse
-
 import yaml
+
+from ..config import ConfigError, load, parse
+from . import arg, command, group
+from .words import name
+
+group("run", "start the appliance (dataplane, API) and run it until Ctrl-C", rank=90)
 
 
 def default_config_text() -> str:
@@ -20,15 +24,16 @@ def default_config_text() -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .appliance import Appliance
+    from ..appliance import Appliance
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = load(args.config) if args.config else parse(yaml.safe_load(default_config_text()),
                                                           "<embedded default>")
     except ConfigError as e:
         print(f"vrouter: {e}", file=sys.stderr)
         return 2
-    app = Appliance(cfg, Path(args.run_dir), config_path=args.config)
+    app = Appliance(cfg, Path(args.run_dir), name=getattr(args, "name", "vrouter"), config_path=args.config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -50,17 +55,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    ap = argparse.ArgumentParser(prog="vrouter", description="vrouter NFV appliance")
-    sub = ap.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="start the appliance")
-    run.add_argument("-c", "--config", help="YAML configuration (default: the embedded demo)")
-    run.add_argument("--run-dir", default="/run/vrouter", help="sockets and logs")
-    run.set_defaults(fn=cmd_run)
-    args = ap.parse_args(argv)
-    return args.fn(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+@command("run", "start the appliance (dataplane, API) and run it until Ctrl-C",
+         arg("-c", "--config", metavar="FILE",
+             help="YAML configuration (default: the embedded demo)"),
+         arg("--run-dir", metavar="DIR", default="/run/vrouter", help="sockets and logs"),
+         arg("--name", type=name, default="vrouter",
+             help="DPDK file prefix: distinct names let several run on one host"),
+         api=False)
+def run(ctx, a) -> int:
+    return cmd_run(a)
