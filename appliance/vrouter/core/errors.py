@@ -29,3 +29,7 @@ class Unavailable(VrouterError):
 
 class DataplaneRejected(VrouterError):
     """The dataplane refused an operation (its message says why)."""
+
+
+class ResourceExhausted(DataplaneRejected):
+    """The dataplane is out of memory or table space (FIB, next hops, ports)."""

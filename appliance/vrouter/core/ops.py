@@ -8,6 +8,7 @@ transaction, so the dataplane is left exactly as it was.
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface
@@ -16,7 +17,7 @@ from itertools import groupby, repeat
 from ..config.model import Interface, Prefix
 from ..dataplane.client import DataplaneClient, DataplaneError
 from ..dataplane.messages import NhType
-from .errors import DataplaneRejected
+from .errors import DataplaneRejected, ResourceExhausted
 
 log = logging.getLogger("vrouter.ops")
 
@@ -197,7 +198,7 @@ class Executor:
                 case _:
                     raise TypeError(op)
         except DataplaneError as e:
-            raise DataplaneRejected(f"dataplane refused {_op_text(op)}: {e.msg}") from e
+            raise _refused(e, f"dataplane refused {_op_text(op)}: {e.msg}") from e
 
     def _routes(self, ops: list[RouteOp | RouteBulkOp]) -> None:
         for (vrf_id, kind), group in groupby(ops, key=_route_kind):
@@ -224,9 +225,14 @@ class Executor:
                 dp.route_add(vrf_id, pairs, replace=kind == "replace")
         except DataplaneError as e:
             self.journal.extend(partial(e.applied or 0))
-            raise DataplaneRejected(f"dataplane refused routes in vrf id {vrf_id}: "
-                                    f"{e.msg}") from e
+            raise _refused(e, f"dataplane refused routes in vrf id {vrf_id}: {e.msg}") from e
         self.journal.extend(done)
+
+
+def _refused(e: DataplaneError, msg: str) -> DataplaneRejected:
+    if e.errno in (errno.ENOMEM, errno.ENOSPC):
+        return ResourceExhausted(msg)
+    return DataplaneRejected(msg)
 
 
 def _route_kind(o: RouteOp | RouteBulkOp) -> tuple[int, str]:

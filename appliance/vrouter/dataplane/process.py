@@ -8,6 +8,7 @@ benchmarks all start it the same way.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -100,6 +101,17 @@ class DataplaneSettings:
         return [str(binary), *eal, "--", *app]
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the management plane dies,
+    so a crashed appliance never leaves a dataplane polling (and holding its
+    DPDK runtime directory)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class DataplaneProcess:
     """One running dataplane; `start()` returns once its socket answers."""
 
@@ -123,15 +135,15 @@ class DataplaneProcess:
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             s.command(self.binary), stdout=self._log, stderr=subprocess.STDOUT,
-            env={**os.environ, **s.env}, start_new_session=True,
+            env={**os.environ, **s.env}, start_new_session=True, preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(
                     f"dataplane exited with status {self.proc.returncode} during start"
-                    + (f"; see {self.log_path}" if self.log_path else "")
-                )
+                    + (f"; {self.log_path} ends with:\n{self.log_tail()}" if self.log_path
+                       else ""))
             if s.socket.exists():
                 client = DataplaneClient(s.socket, timeout=30.0)
                 try:
@@ -143,6 +155,12 @@ class DataplaneProcess:
             time.sleep(0.05)
         self.stop()
         raise TimeoutError(f"dataplane did not open {s.socket} within {timeout:.0f}s")
+
+    def log_tail(self, lines: int = 8) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except (OSError, AttributeError):
+            return ""
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

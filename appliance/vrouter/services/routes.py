@@ -184,6 +184,8 @@ def _nh_text(nh) -> str:
     if nh is None:
         return ""
     t = nh.type.name.lower() if hasattr(nh.type, "name") else str(nh.type)
+    if t == "group":
+        return f"ecmp over next hops {', '.join(str(m) for m in nh.members)}"
     if nh.gw is not None:
         return f"{t} {nh.gw} port {nh.port}"
     return f"{t} port {nh.port}" if t == "connected" else t

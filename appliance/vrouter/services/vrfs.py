@@ -19,9 +19,11 @@ class VrfService(pb_grpc.VrfServiceServicer):
     def _pb(self, v: Vrf) -> pb.Vrf:
         st = self.engine.state
         rib, fib = st.rib.count(v.name)
+        itfs = [i for i in st.interfaces.values() if i.vrf == v.name]
+        # the dataplane installs a local /32 and a connected route per address
+        own = sum(1 + (a.network.prefixlen < 32) for i in itfs for a in i.addresses)
         return pb.Vrf(name=v.name, id=v.id, max_routes=v.max_routes, num_tbl8=v.num_tbl8,
-                      interfaces=[i.name for i in st.interfaces.values() if i.vrf == v.name],
-                      routes=rib, fib_routes=fib)
+                      interfaces=[i.name for i in itfs], routes=rib, fib_routes=fib + own)
 
     @rpc
     def List(self, request, context):
