@@ -6,10 +6,12 @@
  *
  *   vrouter-loadgen [EAL args] -- --duration SEC --src-mac ... (see --help)
  */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -47,6 +49,25 @@ static void
 on_signal(int sig __rte_unused)
 {
 	quit = 1;
+}
+
+/*
+ * --hold: wait for stdin to close (or a signal) before tearing the ports
+ * down. memif has no quiescence: a side that disconnects unmaps the shared
+ * memory at once, and a peer still polling its rings crashes (testpmd does,
+ * now and then, when the generator exits under it). Holding lets the
+ * harness stop the DUT while we are idle, then let us go.
+ */
+static void
+hold_until_released(void)
+{
+	while (!quit) {
+		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+		char buf[256];
+
+		if (poll(&pfd, 1, 100) > 0 && read(STDIN_FILENO, buf, sizeof(buf)) <= 0)
+			return; /* EOF or error: released */
+	}
 }
 
 /* Application arguments are whatever follows the first "--"; they are
@@ -154,12 +175,19 @@ main(int argc, char **argv)
 			.rate_pps = opt.rate_pps,
 			.duration_s = opt.duration_s,
 			.drain_s = DRAIN_S,
+			.sample_s = opt.sample_s,
 			.quit = &quit,
 		};
 
-		worker_run(&wc, &res);
+		if (worker_run(&wc, &res) < 0) {
+			fprintf(stderr, "vrouter-loadgen: no memory for --sample-ms\n");
+			goto out_stop;
+		}
 	}
 	report_print(stdout, &res, opt.json);
+	worker_result_free(&res);
+	if (opt.hold)
+		hold_until_released();
 	ret = 0;
 out_stop:
 	ports_stop(ports, RTE_DIM(ports));

@@ -39,7 +39,12 @@ options_usage(const char *prog)
 		"  --tx-port N         port to send on (default 0)\n"
 		"  --rx-port N         port to count on (default 1)\n"
 		"  --link-timeout SEC  how long to wait for both links (default 10)\n"
+		"  --sample-ms MS      also report the rates of every MS-millisecond\n"
+		"                      interval (to see warm-up and stalls)\n"
 		"  --json              print the result as one JSON object\n"
+		"  --hold              after printing, keep the ports up until stdin\n"
+		"                      is closed or a signal arrives, so the DUT can\n"
+		"                      be stopped first (see main.c)\n"
 		"  --help              this text\n",
 		prog, OPT_MAX_DST_COUNT, FRAME_MIN_SIZE, FRAME_MAX_SIZE);
 }
@@ -119,7 +124,9 @@ enum {
 	OPT_TX_PORT,
 	OPT_RX_PORT,
 	OPT_LINK_TIMEOUT,
+	OPT_SAMPLE_MS,
 	OPT_JSON,
+	OPT_HOLD,
 	OPT_HELP,
 };
 
@@ -135,7 +142,9 @@ static const struct option long_options[] = {
 	{"tx-port", required_argument, NULL, OPT_TX_PORT},
 	{"rx-port", required_argument, NULL, OPT_RX_PORT},
 	{"link-timeout", required_argument, NULL, OPT_LINK_TIMEOUT},
+	{"sample-ms", required_argument, NULL, OPT_SAMPLE_MS},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"hold", no_argument, NULL, OPT_HOLD},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -200,8 +209,14 @@ options_parse(int argc, char **argv, struct options *opt)
 		case OPT_LINK_TIMEOUT:
 			opt->link_timeout_s = parse_seconds("--link-timeout", optarg);
 			break;
+		case OPT_SAMPLE_MS:
+			opt->sample_s = parse_u64("--sample-ms", optarg, 1, 3600 * 1000) / 1000.0;
+			break;
 		case OPT_JSON:
 			opt->json = true;
+			break;
+		case OPT_HOLD:
+			opt->hold = true;
 			break;
 		case OPT_HELP:
 			options_usage(argv[0]);

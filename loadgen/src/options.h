@@ -28,7 +28,9 @@ struct options {
 	uint16_t tx_port;            /* --tx-port, default 0 */
 	uint16_t rx_port;            /* --rx-port, default 1 */
 	double link_timeout_s;       /* --link-timeout: wait for memif peers */
+	double sample_s;             /* --sample-ms / 1000, 0 = off */
 	bool json;
+	bool hold;                   /* --hold: keep ports up until stdin EOF */
 };
 
 /*

@@ -54,20 +54,26 @@ port_setup(uint16_t port, struct rte_mempool *rx_pool)
 	return 0;
 }
 
+/* Returns the devargs of a memif port, NULL for any other port. */
+static const struct rte_devargs *
+memif_devargs(uint16_t port)
+{
+	struct rte_eth_dev_info info;
+
+	if (rte_eth_dev_info_get(port, &info) != 0 || info.device == NULL ||
+	    strcmp(info.driver_name, "net_memif") != 0)
+		return NULL;
+	return rte_dev_devargs(info.device);
+}
+
 /* A memif server listens instead of connecting: it must be started first
  * and its link comes up only when a client arrives. Only the devargs say
- * which role a memif port has. */
+ * which role a memif port has (client is the default). */
 static bool
 is_memif_server(uint16_t port)
 {
-	struct rte_eth_dev_info info;
-	const struct rte_devargs *da;
+	const struct rte_devargs *da = memif_devargs(port);
 
-	if (rte_eth_dev_info_get(port, &info) != 0 || info.device == NULL)
-		return false;
-	if (strcmp(info.driver_name, "net_memif") != 0)
-		return false;
-	da = rte_dev_devargs(info.device);
 	return da != NULL && da->args != NULL &&
 	       (strstr(da->args, "role=server") != NULL ||
 		strstr(da->args, "role=master") != NULL);
@@ -116,7 +122,10 @@ start_one(uint16_t port)
 	int ret = rte_eth_dev_start(port);
 
 	if (ret < 0) {
-		fprintf(stderr, "port %u: start: %s\n", port, rte_strerror(-ret));
+		/* A memif client fails here when nothing listens on its socket. */
+		fprintf(stderr, "port %u: start: %s%s\n", port, rte_strerror(-ret),
+			memif_devargs(port) == NULL || is_memif_server(port) ? "" :
+			" (memif client: is a server listening on the socket?)");
 		return -1;
 	}
 	return 0;
