@@ -88,6 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="frame size in bytes without CRC (default 64)")
     p.add_argument("--dst-count", type=int, default=1,
                    help="destinations to cycle through (default 1)")
+    p.add_argument("--dst-step", type=int, default=1,
+                   help="addresses between destinations (default 1; 256 puts each in "
+                        "its own /24)")
     p.add_argument("--rsize", type=int, default=10, choices=range(6, 15), metavar="6..14",
                    help="memif ring size as log2 (default 10 = 1024 descriptors)")
     p.add_argument("--gen-cpu", type=int, default=0, help="generator CPU (default 0)")
@@ -154,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
     try:
         env = DutEnv(cpu=args.dut_cpu, rsize=args.rsize, dst_count=args.dst_count,
+                     dst_step=args.dst_step,
                      procs=procs, prefixes=prefixes, workdir=workdir)
         duts: list[Dut] = [cls(env) for cls in dut_classes]
         for d in duts:
@@ -167,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
             notes.append(msg)
 
         gen = GenSettings(cpu=args.gen_cpu, size=args.size, rsize=args.rsize,
-                          duration_s=args.duration, dst_count=args.dst_count)
+                          duration_s=args.duration, dst_count=args.dst_count,
+                          dst_step=args.dst_step)
         settings = Settings(gen=gen, dut_cpu=args.dut_cpu,
                             probe_bad_cycles=args.probe_bad_cycles, retries=args.retries)
         runner = TrialRunner(settings, loadgen, procs, prefixes, workdir)
@@ -230,6 +235,7 @@ def _run_info(args, started, hugepages, results, contenders, notes) -> dict:
         "conditions": {
             "frame_size": args.size,
             "dst_count": args.dst_count,
+            "dst_step": args.dst_step,
             "gen_cpu": args.gen_cpu,
             "dut_cpu": args.dut_cpu,
             "rsize": args.rsize,

@@ -46,6 +46,7 @@ class DutEnv:
     cpu: int                      # the one CPU the DUT's forwarding core must use
     rsize: int                    # memif ring size (log2) to configure on its ports
     dst_count: int                # --dst-count: destinations the generator cycles through
+    dst_step: int                 # --dst-step: addresses between them
     procs: ProcessRegistry        # start processes through this: they get killed on exit
     prefixes: DpdkPrefixes        # a fresh --file-prefix per DPDK process
     workdir: Path                 # scratch space, removed after the run
@@ -75,7 +76,7 @@ class Dut(abc.ABC):
         """The traffic the DUT expects (MACs, addresses); the default suits
         anything that does not look at headers. A router must route
         flow.dst_ip .. flow.dst_ip + env.dst_count - 1 out of port B."""
-        return Flow(dst_count=self.env.dst_count)
+        return Flow(dst_count=self.env.dst_count, dst_step=self.env.dst_step)
 
     def check(self) -> None:
         """Raise (BenchError, NotImplementedError) if this DUT cannot run
@@ -180,11 +181,17 @@ def _vrouter_dut() -> type[Dut]:
     return VrouterDut
 
 
+def _vrouter_1m_dut() -> type[Dut]:
+    from .dut_vrouter import VrouterFullTableDut
+    return VrouterFullTableDut
+
+
 #: built-in DUTs by --dut name; loaders keep optional ones from importing
 #: anything until asked for.
 DUTS = {
     "testpmd": lambda: TestpmdDut,
     "vrouter": _vrouter_dut,
+    "vrouter-1m": _vrouter_1m_dut,
 }
 
 

@@ -24,6 +24,7 @@ class Flow:
     src_ip: str = "198.18.0.1"
     dst_ip: str = "198.19.0.1"
     dst_count: int = 1
+    dst_step: int = 1  # addresses between destinations (256: one per /24)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class GenSettings:
     rsize: int              # memif ring = 2^rsize descriptors
     duration_s: float
     dst_count: int = 1      # for the ceiling; DUT trials use the DUT's Flow
+    dst_step: int = 1
     sample_ms: int = 100
 
 
@@ -89,7 +91,7 @@ class Loadgen:
                 "--size", str(settings.size),
                 "--src-mac", flow.src_mac, "--dst-mac", flow.dst_mac,
                 "--src-ip", flow.src_ip, "--dst-ip", flow.dst_ip,
-                "--dst-count", str(flow.dst_count),
+                "--dst-count", str(flow.dst_count), "--dst-step", str(flow.dst_step),
                 "--sample-ms", str(settings.sample_ms), "--json"]
         if hold:
             argv.append("--hold")

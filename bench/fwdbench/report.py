@@ -74,7 +74,7 @@ def markdown(run: dict, rows: list[dict]) -> str:
         + f", TSC {run['tsc_hz'] / 1e9:.3f} GHz; {m['os']}, kernel {m['kernel']}; "
         f"DPDK {m['dpdk']}" + (f"; repository at {m['git']}" if m.get("git") else ""),
         f"- **Conditions:** {c['frame_size']}-byte frames (without CRC), "
-        f"{c['dst_count']} destination(s); generator on CPU {c['gen_cpu']}, DUT core on "
+        f"{c['dst_count']} destination(s) {c.get('dst_step', 1)} apart; generator on CPU {c['gen_cpu']}, DUT core on "
         f"CPU {c['dut_cpu']}; memif: DUT ports server (copy), generator ports client "
         f"(zero-copy), rsize {c['rsize']}; hugepages: {hp['pages_free_at_start']} x "
         f"{hp['page_size_kB'] // 1024} MB free, hugetlbfs at {hp['hugetlbfs']}; "

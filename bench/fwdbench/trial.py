@@ -125,7 +125,7 @@ class TrialRunner:
         vdevs = [memif_vdev(0, "server", sock, self.s.gen.rsize),
                  memif_vdev(1, "client", sock, self.s.gen.rsize, zero_copy=True)]
         before = self._probe()
-        flow = Flow(dst_count=self.s.gen.dst_count)
+        flow = Flow(dst_count=self.s.gen.dst_count, dst_step=self.s.gen.dst_step)
         argv = self.loadgen.argv(self.s.gen, self.prefixes.new("ceiling"), vdevs, flow,
                                  extra=["--tx-port", "1", "--rx-port", "0"])
         proc = self.loadgen.start(self.procs, f"ceiling{self.count}", argv, hold=False)

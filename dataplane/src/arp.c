@@ -31,6 +31,8 @@ static void arp_event_send(struct worker *w, uint8_t type, uint16_t port, uint32
 	memcpy(ev.mac, mac->addr_bytes, RTE_ETHER_ADDR_LEN);
 	if (rte_ring_enqueue_elem(w->events, &ev, sizeof(ev)) != 0)
 		counter_inc(w->stats, port, VR_CNT_DROP_CTL_RING_FULL);
+	else
+		worker_wake_ctl(w->events);
 }
 
 void arp_input(struct worker *w, struct rte_mbuf *m, uint16_t port)

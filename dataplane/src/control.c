@@ -108,7 +108,11 @@ int control_init(const char *sock_path)
 	};
 	dp.ctl_icmp_tb = (struct token_bucket){.tokens = dp.params.icmp_burst,
 					       .last_tsc = rte_rdtsc()};
-	return ctl_server_init(sock_path);
+	int rc = ctl_server_init(sock_path);
+	if (rc < 0)
+		return rc;
+	dp.ctl_wake_fd = ctl_server_wake_fd();
+	return dp.ctl_wake_fd < 0 ? -errno : 0;
 }
 
 void control_loop(void)
@@ -116,10 +120,14 @@ void control_loop(void)
 	uint64_t next_timer = 0;
 	uint64_t timer_period = dp.tsc_hz / 1000 * NEIGH_TIMER_MS;
 
+	/* Sleep until a request, a worker's wake-up or the next timer: an idle
+	 * control thread costs its CPU (often the worker's too) nothing. */
 	while (!dp.stop) {
-		ctl_server_poll(1);
-		control_drain_workers();
 		uint64_t now = rte_rdtsc();
+		int wait_ms = now >= next_timer ? 0 : (int)((next_timer - now) * 1000 / dp.tsc_hz) + 1;
+		ctl_server_poll(wait_ms);
+		control_drain_workers();
+		now = rte_rdtsc();
 		if (now >= next_timer) {
 			neigh_timer();
 			next_timer = now + timer_period;

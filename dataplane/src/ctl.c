@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,6 +39,7 @@ struct ctl_resp {
 static struct ctl_handler handlers[CTL_MAX_TYPES];
 static int listen_fd = -1;
 static int epoll_fd = -1;
+static int wake_fd = -1;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static uint8_t req_buf[sizeof(struct vr_msg_hdr) + VR_CTL_MAX_MSG];
 static struct ctl_resp resp;
@@ -199,6 +201,17 @@ reply:
 	ctl_send(r, status, 0);
 }
 
+int ctl_server_wake_fd(void)
+{
+	if (wake_fd < 0) {
+		wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = wake_fd};
+		if (wake_fd >= 0)
+			epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
+	}
+	return wake_fd;
+}
+
 void ctl_server_poll(int timeout_ms)
 {
 	struct epoll_event evs[CTL_MAX_CLIENTS];
@@ -208,6 +221,12 @@ void ctl_server_poll(int timeout_ms)
 		int fd = evs[i].data.fd;
 		if (fd == listen_fd) {
 			ctl_accept();
+			continue;
+		}
+		if (fd == wake_fd) {
+			uint64_t v;
+			if (read(fd, &v, sizeof(v)) < 0) { /* nothing: woken all the same */
+			}
 			continue;
 		}
 		ssize_t len = recv(fd, req_buf, sizeof(req_buf), MSG_DONTWAIT | MSG_TRUNC);
@@ -228,5 +247,7 @@ void ctl_server_close(void)
 	}
 	if (epoll_fd >= 0)
 		close(epoll_fd);
-	listen_fd = epoll_fd = -1;
+	if (wake_fd >= 0)
+		close(wake_fd);
+	listen_fd = epoll_fd = wake_fd = -1;
 }

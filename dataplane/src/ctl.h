@@ -41,8 +41,10 @@ void *ctl_list_add(struct ctl_resp *r, uint32_t entry_size);
 int ctl_err(struct ctl_resp *r, int err, const char *fmt, ...) __rte_format_printf(3, 4);
 
 int ctl_server_init(const char *path);
-/* Serves requests for up to `timeout_ms`. */
+/* Serves requests for up to `timeout_ms`, or until the wake fd is written. */
 void ctl_server_poll(int timeout_ms);
+/* An eventfd that interrupts ctl_server_poll() when written (by workers). */
+int ctl_server_wake_fd(void);
 void ctl_server_close(void);
 
 #endif

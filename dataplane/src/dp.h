@@ -166,6 +166,7 @@ struct dp {
 	struct port_counters ctl_stats[VR_MAX_PORTS]; /* ctl thread's own */
 	struct token_bucket ctl_icmp_tb;
 	uint16_t ctl_ip_id;
+	int ctl_wake_fd; /* eventfd: workers wake the control thread */
 	volatile bool stop;
 };
 

@@ -77,6 +77,8 @@ void worker_to_ctl(struct worker *w, struct rte_mbuf *m, uint16_t port)
 {
 	if (unlikely(rte_ring_enqueue(w->to_ctl, m) != 0))
 		worker_drop(w, m, port, VR_CNT_DROP_CTL_RING_FULL);
+	else
+		worker_wake_ctl(w->to_ctl);
 }
 
 /* Packets this burst made (echo replies, ICMP errors) are routed after it. */

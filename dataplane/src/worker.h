@@ -4,7 +4,10 @@
 #ifndef VR_WORKER_H
 #define VR_WORKER_H
 
+#include <unistd.h>
+
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "dp.h"
 
@@ -27,6 +30,18 @@ void worker_tx_flush(struct worker *w);
 /* Queue a locally originated IPv4 packet (PKT_ROUTE) for routing after the
  * current burst. */
 void worker_originate(struct worker *w, struct rte_mbuf *m);
+
+/* After handing something to the control thread through `r`: wake it if
+ * the ring was empty, so it can sleep while there is nothing to do. Only the
+ * empty -> non-empty transition costs a syscall. */
+static inline void worker_wake_ctl(struct rte_ring *r)
+{
+	if (rte_ring_count(r) == 1) {
+		uint64_t one = 1;
+		if (write(dp.ctl_wake_fd, &one, sizeof(one)) < 0) { /* EAGAIN: already woken */
+		}
+	}
+}
 
 /* Hand a packet to the control thread (PKT_HOLD or PKT_PUNT). */
 void worker_to_ctl(struct worker *w, struct rte_mbuf *m, uint16_t port);

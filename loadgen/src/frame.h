@@ -32,6 +32,7 @@ struct frame_spec {
 	struct rte_ether_addr dst_mac;
 	uint32_t src_ip;   /* host byte order */
 	uint32_t dst_ip;   /* host byte order */
+	uint32_t dst_step; /* between the destinations a stream cycles through */
 	uint16_t src_port;
 	uint16_t dst_port;
 	uint16_t size;     /* whole frame without CRC, >= FRAME_MIN_SIZE */

@@ -139,6 +139,7 @@ main(int argc, char **argv)
 	spec.dst_mac = opt.dst_mac;
 	spec.src_ip = opt.src_ip;
 	spec.dst_ip = opt.dst_ip;
+	spec.dst_step = opt.dst_step;
 	spec.src_port = UDP_SRC_PORT;
 	spec.dst_port = UDP_DST_PORT;
 	spec.size = opt.frame_size;

@@ -34,6 +34,7 @@ options_usage(const char *prog)
 		"  --src-ip A.B.C.D    IPv4 source (required)\n"
 		"  --dst-ip A.B.C.D    first IPv4 destination (required)\n"
 		"  --dst-count N       cycle through N consecutive destinations\n"
+		"  --dst-step N        ...N addresses apart (default 1; 256: one per /24)\n"
 		"                      (default 1, at most %u)\n"
 		"  --size BYTES        frame size without CRC, %u..%u (default 64)\n"
 		"  --tx-port N         port to send on (default 0)\n"
@@ -120,6 +121,7 @@ enum {
 	OPT_SRC_IP,
 	OPT_DST_IP,
 	OPT_DST_COUNT,
+	OPT_DST_STEP,
 	OPT_SIZE,
 	OPT_TX_PORT,
 	OPT_RX_PORT,
@@ -138,6 +140,7 @@ static const struct option long_options[] = {
 	{"src-ip", required_argument, NULL, OPT_SRC_IP},
 	{"dst-ip", required_argument, NULL, OPT_DST_IP},
 	{"dst-count", required_argument, NULL, OPT_DST_COUNT},
+	{"dst-step", required_argument, NULL, OPT_DST_STEP},
 	{"size", required_argument, NULL, OPT_SIZE},
 	{"tx-port", required_argument, NULL, OPT_TX_PORT},
 	{"rx-port", required_argument, NULL, OPT_RX_PORT},
@@ -158,6 +161,7 @@ options_parse(int argc, char **argv, struct options *opt)
 
 	memset(opt, 0, sizeof(*opt));
 	opt->dst_count = 1;
+	opt->dst_step = 1;
 	opt->frame_size = 64;
 	opt->tx_port = 0;
 	opt->rx_port = 1;
@@ -195,6 +199,9 @@ options_parse(int argc, char **argv, struct options *opt)
 		case OPT_DST_COUNT:
 			opt->dst_count = parse_u64("--dst-count", optarg, 1,
 						   OPT_MAX_DST_COUNT);
+			break;
+		case OPT_DST_STEP:
+			opt->dst_step = parse_u64("--dst-step", optarg, 1, 1u << 24);
 			break;
 		case OPT_SIZE:
 			opt->frame_size = parse_u64("--size", optarg, FRAME_MIN_SIZE,
@@ -244,7 +251,7 @@ options_parse(int argc, char **argv, struct options *opt)
 		bad_arg("--rx-port", "must differ from --tx-port (%u)", opt->tx_port);
 	/* Destinations are consecutive addresses: do not wrap past
 	 * 255.255.255.255 into 0.0.0.0. */
-	if ((uint64_t)opt->dst_ip + opt->dst_count - 1 > UINT32_MAX)
-		bad_arg("--dst-count", "%u addresses from --dst-ip run past 255.255.255.255",
-			opt->dst_count);
+	if ((uint64_t)opt->dst_ip + (uint64_t)(opt->dst_count - 1) * opt->dst_step > UINT32_MAX)
+		bad_arg("--dst-count", "%u addresses %u apart from --dst-ip run past 255.255.255.255",
+			opt->dst_count, opt->dst_step);
 }

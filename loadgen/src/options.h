@@ -23,7 +23,8 @@ struct options {
 	struct rte_ether_addr dst_mac;
 	uint32_t src_ip;             /* host byte order */
 	uint32_t dst_ip;             /* host byte order, first destination */
-	uint32_t dst_count;          /* destinations dst_ip .. dst_ip+count-1 */
+	uint32_t dst_count;          /* destinations dst_ip + k * dst_step, k < count */
+	uint32_t dst_step;
 	uint16_t frame_size;         /* Ethernet frame without CRC */
 	uint16_t tx_port;            /* --tx-port, default 0 */
 	uint16_t rx_port;            /* --rx-port, default 1 */

@@ -57,7 +57,7 @@ build_variants(struct stream *s, const struct frame_spec *spec, uint32_t count)
 	}
 	for (uint32_t i = 0; i < count; i++) {
 		struct stream_variant *v = &s->variants[i];
-		rte_be32_t dst = rte_cpu_to_be_32(spec->dst_ip + i);
+		rte_be32_t dst = rte_cpu_to_be_32(spec->dst_ip + i * spec->dst_step);
 
 		/* The address is in the IPv4 header checksum and in the UDP
 		 * pseudo-header, so both take the same incremental update. */

@@ -72,6 +72,11 @@ class DataplaneSettings:
     vrf0_tbl8: int = 0
     extra_eal: tuple[str, ...] = ()
     log_level: str = "notice"
+    # Pin lcores to CPUs: cpus[0] for the main lcore, then one per worker
+    # (default: lcore n on CPU n). Benchmarks put the control thread beside
+    # its worker so the other CPU stays the generator's.
+    cpus: tuple[int, ...] | None = None
+    in_memory: bool = False  # no runtime files (hugepages only)
     env: dict[str, str] = field(default_factory=dict)
 
     def use_hugepages(self) -> bool:
@@ -82,11 +87,16 @@ class DataplaneSettings:
         return hugepages_mounted() is not None
 
     def command(self, binary: Path) -> list[str]:
-        lcores = ",".join(str(c) for c in (self.main_lcore, *self.worker_lcores))
-        eal = ["-l", lcores, "--main-lcore", str(self.main_lcore),
-               "--file-prefix", self.file_prefix, "--log-level", self.log_level]
+        ids = (self.main_lcore, *self.worker_lcores)
+        if self.cpus is not None:
+            eal = ["--lcores", ",".join(f"{i}@{c}" for i, c in zip(ids, self.cpus))]
+        else:
+            eal = ["-l", ",".join(str(c) for c in ids)]
+        eal += ["--main-lcore", str(self.main_lcore), "--file-prefix", self.file_prefix,
+                "--log-level", self.log_level]
         if self.use_hugepages():
-            eal += ["--socket-mem", str(self.memory_mb), "--huge-unlink"]
+            eal += ["--socket-mem", str(self.memory_mb)]
+            eal += ["--in-memory"] if self.in_memory else ["--huge-unlink"]
         else:
             eal += ["--no-huge", "-m", str(self.memory_mb)]
         if not self.pci:
