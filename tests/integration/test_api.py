@@ -172,3 +172,29 @@ def test_errors_carry_code_and_the_offending_value(start, tmp_path, call, code, 
         call(r)
     assert e.value.code() == code
     assert all(w in e.value.details() for w in words), e.value.details()
+
+
+def test_route_batches_add_many_prefixes_sharing_a_target(start, tmp_path):
+    app = start()
+    r = route_pb2_grpc.RouteServiceStub(unix(tmp_path))
+    resp = r.Add(route_pb2.RouteAddRequest(
+        routes=[route_pb2.Route(prefix="10.50.0.0/16", via=["10.0.0.3"])],
+        batches=[route_pb2.RouteBatch(target=route_pb2.Route(via=["10.0.0.2"], distance=5),
+                                      prefixes=[f"10.60.{i}.0/24" for i in range(100)])]))
+    assert resp.added == 101
+    got = {x.prefix: (list(x.via), x.distance) for x in r.List(route_pb2.RouteListRequest())
+           if x.source == route_pb2.ROUTE_SOURCE_STATIC}
+    assert got["10.60.99.0/24"] == (["10.0.0.2"], 5) and got["10.50.0.0/16"] == (["10.0.0.3"], 1)
+    assert len(got) == 101
+    assert sum(1 for x in app.dp.route_list(0) if str(x.prefix).startswith("10.60.")) == 100
+    # a bad prefix in a batch names its place, and nothing of the request is applied
+    with pytest.raises(grpc.RpcError) as e:
+        r.Add(route_pb2.RouteAddRequest(batches=[route_pb2.RouteBatch(
+            target=route_pb2.Route(via=["10.0.0.2"]), prefixes=["10.70.0.0/24", "10.70.1.1/24"])]))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "batches[0].prefixes" in e.value.details() and "10.70.1.1/24" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        r.Add(route_pb2.RouteAddRequest(batches=[route_pb2.RouteBatch(
+            target=route_pb2.Route(via=["nope"]), prefixes=["10.70.0.0/24"])]))
+    assert "batches[0].target.via" in e.value.details()
+    assert not any(str(x.prefix).startswith("10.70.") for x in app.dp.route_list(0))

@@ -65,6 +65,25 @@ def route_from_pb(i: int, m: pb.Route) -> Route:
                  distance or 1, m.metric)
 
 
+def routes_from_batch(b: int, batch: pb.RouteBatch) -> list[Route]:
+    """The batch's target checked once, then one Route per prefix."""
+    tg = batch.target
+    if tg.prefix:
+        raise InvalidArgument(f"batches[{b}].target.prefix: leave it empty (the prefixes "
+                              "come in batches[].prefixes)")
+    try:
+        t = route_from_pb(0, pb.Route(prefix="0.0.0.0/0", vrf=tg.vrf, via=tg.via,
+                                      via_vrf=tg.via_vrf, action=tg.action,
+                                      distance=tg.distance, metric=tg.metric))
+    except InvalidArgument as e:
+        raise InvalidArgument(str(e).replace("routes[0]", f"batches[{b}].target", 1)) from None
+    rest, parse, new = tuple(t)[1:], Prefix.parse, tuple.__new__
+    try:  # Route(prefix, *rest) without the NamedTuple constructor's overhead
+        return [new(Route, (parse(p), *rest)) for p in batch.prefixes]
+    except ValueError as e:
+        raise InvalidArgument(f"batches[{b}].prefixes: {e}") from None
+
+
 @register(pb_grpc.add_RouteServiceServicer_to_server)
 class RouteService(pb_grpc.RouteServiceServicer):
     def __init__(self, app) -> None:
@@ -121,11 +140,14 @@ class RouteService(pb_grpc.RouteServiceServicer):
 
     @rpc
     def Add(self, request, context):
-        with no_gc(len(request.routes) > BULK):
+        size = len(request.routes) + sum(len(b.prefixes) for b in request.batches)
+        with no_gc(size > BULK):
             return self._add(request)
 
     def _add(self, request):
         routes = [route_from_pb(i, m) for i, m in enumerate(request.routes)]
+        for b, batch in enumerate(request.batches):
+            routes += routes_from_batch(b, batch)
         with self.engine.lock:
             if request.exist_ok:
                 have = self.engine.state.routes
