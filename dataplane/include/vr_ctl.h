@@ -66,6 +66,15 @@ enum vr_msg_type {
 
 	VR_MSG_PG_INJECT = 70, /* ring ports: feed frames in */
 	VR_MSG_PG_CAPTURE,     /* ring ports: take the frames sent out */
+
+	VR_MSG_NAT_RULE_ADD = 80,
+	VR_MSG_NAT_RULE_DEL,
+	VR_MSG_NAT_RULE_LIST,
+	VR_MSG_NAT_SESSION_LIST,
+	VR_MSG_NAT_SESSION_FLUSH,
+	VR_MSG_NAT_PARAMS_GET,
+	VR_MSG_NAT_PARAMS_SET,
+	VR_MSG_NAT_CLOCK_ADVANCE, /* tests: move the NAT clock forward */
 };
 
 #define VR_F_MORE 0x1 /* more reply datagrams follow */
@@ -353,6 +362,125 @@ struct vr_pg_frames {
 	uint16_t port;
 	uint16_t _pad;
 	uint8_t data[];
+};
+
+/* ---- NAT (NAPT44 with endpoint-independent mapping, port forwards, 1:1) ---- */
+
+enum vr_nat_type {
+	VR_NAT_SNAT = 1,   /* inside sources matching `match` leaving `out_port` */
+	VR_NAT_DNAT,       /* port forward: ext_ip:ext_port/proto -> int_ip:int_port */
+	VR_NAT_STATIC,     /* 1:1: ext_ip <-> int_ip, all protocols */
+};
+
+#define VR_NAT_MAX_POOL 16
+
+struct vr_nat_rule {
+	uint32_t id;        /* the client's, 1..: unique */
+	uint8_t type;       /* enum vr_nat_type */
+	uint8_t proto;      /* DNAT: IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t vrf;
+	uint16_t out_port;  /* SNAT: egress port */
+	uint8_t masquerade; /* SNAT: translate to the egress port's address */
+	uint8_t n_pool;     /* SNAT without masquerade: pool addresses */
+	uint32_t match;     /* SNAT: inside sources */
+	uint8_t match_plen;
+	uint8_t _pad;
+	uint16_t port_lo;   /* SNAT: outside ports to allocate (0: 1024..65535) */
+	uint16_t port_hi;
+	uint16_t ext_port;
+	uint32_t pool[VR_NAT_MAX_POOL];
+	uint32_t ext_ip;    /* DNAT, STATIC */
+	uint32_t int_ip;
+	uint16_t int_port;
+	uint16_t _pad2;
+	uint32_t _pad3;
+	uint64_t sessions;  /* replies: sessions it created */
+};
+
+struct vr_nat_rule_id {
+	uint32_t id;
+};
+
+struct vr_nat_rule_list_resp {
+	uint32_t n;
+	uint32_t _pad;
+	struct vr_nat_rule rules[];
+};
+
+/* Session filters: zero fields match anything. */
+struct vr_nat_filter {
+	uint16_t vrf;       /* VR_NAT_ANY_VRF: any */
+	uint8_t proto;
+	uint8_t _pad;
+	uint32_t addr;      /* any of the session's addresses */
+	uint16_t port;      /* any of its ports */
+	uint16_t _pad2;
+	uint32_t rule;      /* sessions of this rule */
+};
+#define VR_NAT_ANY_VRF 0xffff
+
+enum vr_nat_state {
+	VR_NAT_S_UDP = 1,
+	VR_NAT_S_ICMP,
+	VR_NAT_S_OTHER,     /* 1:1 of other protocols */
+	VR_NAT_S_TCP_SYN,   /* opening: one direction seen */
+	VR_NAT_S_TCP_EST,
+	VR_NAT_S_TCP_FIN,   /* one side closed */
+	VR_NAT_S_TCP_CLOSING, /* both closed, or reset */
+};
+
+/* A session: the flow as it arrived (orig) and as it left (xlat). Ports of
+ * ICMP queries: the identifier in src_port, 0 in dst_port. */
+struct vr_nat_session {
+	uint32_t orig_src;
+	uint32_t orig_dst;
+	uint16_t orig_sport;
+	uint16_t orig_dport;
+	uint32_t xlat_src;
+	uint32_t xlat_dst;
+	uint16_t xlat_sport;
+	uint16_t xlat_dport;
+	uint8_t proto;
+	uint8_t state;      /* enum vr_nat_state */
+	uint16_t vrf;
+	uint32_t rule;
+	uint32_t age_ms;    /* since the last packet */
+	uint32_t timeout_s; /* idle time after which it expires, in its state */
+	uint16_t worker;
+	uint16_t _pad;
+	uint64_t packets;   /* both directions */
+};
+
+struct vr_nat_session_list_resp {
+	uint32_t n;
+	uint32_t _pad;
+	struct vr_nat_session sessions[];
+};
+
+/* Idle timeouts per state, seconds (RFC 4787, RFC 5382, RFC 5508), and
+ * counts; PARAMS_SET applies the timeouts named in `mask`. */
+#define VR_NAT_P_TCP_EST (1u << 0)
+#define VR_NAT_P_TCP_TRANS (1u << 1)
+#define VR_NAT_P_UDP (1u << 2)
+#define VR_NAT_P_ICMP (1u << 3)
+#define VR_NAT_P_OTHER (1u << 4)
+
+struct vr_nat_params {
+	uint32_t mask;
+	uint32_t tcp_established; /* >= 7440 (2 h 4 min) by RFC 5382 */
+	uint32_t tcp_transitory;  /* >= 240 by RFC 5382 */
+	uint32_t udp;             /* >= 120 by RFC 4787; 300 recommended */
+	uint32_t icmp;            /* 60 by RFC 5508 */
+	uint32_t other;           /* 1:1 mappings of other protocols */
+	uint32_t max_sessions;    /* read-only: all workers together */
+	uint32_t sessions;        /* read-only: in use now */
+	uint32_t mappings;        /* read-only: endpoint-independent mappings */
+	uint32_t _pad;
+};
+
+struct vr_nat_clock {
+	uint32_t seconds;
+	uint32_t _pad;
 };
 
 #endif /* VR_CTL_H */

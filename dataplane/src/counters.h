@@ -29,6 +29,11 @@
 	X(ARP_HELD, "arp_held")             /* queued awaiting resolution */  \
 	X(ARP_RELEASED, "arp_released")                                       \
 	X(PUNTED, "punted")                 /* handed to the control path */  \
+	X(NAT_SESSIONS_CREATED, "nat_sessions_created")                       \
+	X(NAT_TRANSLATED, "nat_translated")                                   \
+	X(NAT_ICMP_ERRORS_TRANSLATED, "nat_icmp_errors_translated")           \
+	X(NAT_REASSEMBLED, "nat_reassembled")                                 \
+	X(NAT_HANDOFFS, "nat_handoffs")     /* to the worker owning the flow */ \
 	X(DROP_RUNT, "drop_runt")           /* shorter than Ethernet */       \
 	X(DROP_OTHER_HOST, "drop_other_host") /* unicast to another MAC */    \
 	X(DROP_L2_BCAST_FWD, "drop_l2_bcast_fwd") /* RFC 1812 5.3.4 */       \
@@ -67,7 +72,13 @@
 	X(DROP_ARP_UNSOLICITED, "drop_arp_unsolicited")                       \
 	X(DROP_ARP_TABLE_FULL, "drop_arp_table_full")                         \
 	X(DROP_ARP_QUEUE_FULL, "drop_arp_queue_full")                         \
-	X(DROP_ARP_FAILED, "drop_arp_failed") /* resolution timed out */
+	X(DROP_ARP_FAILED, "drop_arp_failed") /* resolution timed out */       \
+	X(DROP_NAT_TABLE_FULL, "drop_nat_table_full")                         \
+	X(DROP_NAT_PORTS_EXHAUSTED, "drop_nat_ports_exhausted")               \
+	X(DROP_NAT_UNSUPPORTED, "drop_nat_unsupported") /* cannot translate */ \
+	X(DROP_NAT_TRUNCATED, "drop_nat_truncated") /* L4 header cut short */  \
+	X(DROP_NAT_REASSEMBLY, "drop_nat_reassembly") /* fragments given up */ \
+	X(DROP_NAT_HANDOFF_FULL, "drop_nat_handoff_full")
 
 enum vr_counter {
 #define X(id, name) VR_CNT_##id,

@@ -35,6 +35,10 @@ enum pkt_action {
 
 #define PKT_F_L2_MCAST 0x1     /* arrived as link-layer broadcast/multicast */
 #define PKT_F_ORIGINATED 0x2   /* built by the router itself */
+#define PKT_F_NAT_DONE 0x4     /* NAT already applied (prerouting) */
+#define PKT_F_HANDED_OFF 0x8   /* came from another worker's NAT handoff */
+
+#define NAT_SESS_NONE UINT32_MAX
 
 struct pkt_meta {
 	uint16_t in_port; /* UINT16_MAX when locally originated */
@@ -43,6 +47,7 @@ struct pkt_meta {
 	uint8_t action;
 	uint8_t flags;
 	uint32_t nh_ip;
+	uint32_t nat_sess; /* session (idx << 1 | reply) to apply at postrouting */
 };
 
 static inline struct pkt_meta *pkt_meta(struct rte_mbuf *m)
@@ -129,6 +134,8 @@ struct worker {
 	struct rte_ring *to_ctl;    /* mbufs: PKT_HOLD, PKT_PUNT */
 	struct rte_ring *events;    /* struct arp_event */
 	struct rte_ring *inject;    /* mbufs from ctl: PKT_TX, PKT_ROUTE */
+	struct rte_ring *handoff;   /* mbufs from other workers: NAT flows we own */
+	struct nat_worker *nat;
 	volatile bool stop;
 	volatile bool icmp_tb_reset; /* set by ctl when the rate changes */
 	uint16_t ip_id;
@@ -141,8 +148,12 @@ struct worker {
 	struct port_counters stats[VR_MAX_PORTS];
 } __rte_cache_aligned;
 
+struct nat_vrf;
+struct nat_worker;
+
 struct vrf {
 	struct rte_fib *fib; /* NULL: VRF absent */
+	struct nat_vrf *nat; /* RCU: NULL when the VRF has no NAT rules */
 	uint32_t n_routes;   /* ctl: client routes */
 	uint32_t max_routes;
 	uint32_t num_tbl8;
@@ -167,6 +178,8 @@ struct dp {
 	struct token_bucket ctl_icmp_tb;
 	uint16_t ctl_ip_id;
 	int ctl_wake_fd; /* eventfd: workers wake the control thread */
+	uint64_t nat_clock_offset; /* tsc added to the NAT clock (tests) */
+	struct vr_nat_params nat_params;
 	volatile bool stop;
 };
 

@@ -16,8 +16,13 @@
  * counted. */
 bool ip4_input(struct worker *w, struct rte_mbuf *m, uint16_t port);
 
-/* Routes packets (data at IP header, meta->vrf set). `originated`: our own
- * packets, which keep their TTL and never cause ICMP errors. */
-void ip4_route(struct worker *w, struct rte_mbuf **pkts, uint16_t n, bool originated);
+enum route_mode {
+	ROUTE_RX,         /* received: NAT, TTL, ICMP errors */
+	ROUTE_HANDED_OFF, /* received by another worker, NAT flows we own */
+	ROUTE_ORIGINATED, /* ours: TTL kept, never an ICMP error, no NAT */
+};
+
+/* Routes packets (data at IP header, meta->vrf set). */
+void ip4_route(struct worker *w, struct rte_mbuf **pkts, uint16_t n, enum route_mode mode);
 
 #endif

@@ -14,6 +14,7 @@
 #include "icmp.h"
 #include "ip4.h"
 #include "ip4_util.h"
+#include "nat.h"
 #include "neigh.h"
 #include "worker.h"
 
@@ -185,6 +186,10 @@ static void ip4_forward(struct worker *w, struct rte_mbuf *m, const struct nexth
 	if (!originated) {
 		ip4_ttl_dec(ip);
 		counter_inc(w->stats, in_port, VR_CNT_IP_FORWARDED);
+		/* source NAT after the TTL check: errors we send quote the packet
+		 * as the inside host sent it */
+		if (!nat_postrouting(w, m, port))
+			return;
 	}
 	uint32_t nh_ip, neigh_idx;
 	if (nh->type == VR_NH_CONNECTED) {
@@ -232,12 +237,13 @@ static void ip4_dispatch(struct worker *w, struct rte_mbuf *m, uint64_t nh_id, b
 	}
 }
 
-void ip4_route(struct worker *w, struct rte_mbuf **pkts, uint16_t n, bool originated)
+void ip4_route(struct worker *w, struct rte_mbuf **pkts, uint16_t n, enum route_mode mode)
 {
 	struct rte_mbuf *fwd[VR_BURST * 2];
 	uint32_t ips[VR_BURST * 2];
 	uint64_t nhs[VR_BURST * 2];
 	uint16_t nf = 0;
+	bool originated = mode == ROUTE_ORIGINATED;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -245,15 +251,19 @@ void ip4_route(struct worker *w, struct rte_mbuf **pkts, uint16_t n, bool origin
 		uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
 		if (originated) {
 			pkt_meta(m)->flags |= PKT_F_ORIGINATED;
+			pkt_meta(m)->nat_sess = NAT_SESS_NONE;
 		} else if (dst == UINT32_MAX || ip_is_multicast(dst)) {
 			/* limited broadcast and multicast stay on the link */
 			counter_inc(w->stats, pkt_meta(m)->in_port, VR_CNT_IP_LOCAL);
 			ip4_punt(w, m);
 			continue;
 		}
-		fwd[nf] = m;
-		ips[nf++] = dst;
+		fwd[nf++] = m;
 	}
+	if (!originated) /* may translate destinations, so before the lookup */
+		nf = nat_prerouting(w, fwd, nf, mode == ROUTE_HANDED_OFF);
+	for (uint16_t i = 0; i < nf; i++)
+		ips[i] = rte_be_to_cpu_32(rte_pktmbuf_mtod(fwd[i], struct rte_ipv4_hdr *)->dst_addr);
 
 	/* One bulk lookup per run of packets in the same VRF. */
 	for (uint16_t i = 0; i < nf;) {

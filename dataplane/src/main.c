@@ -23,6 +23,7 @@
 
 #include "control.h"
 #include "fib.h"
+#include "nat.h"
 #include "neigh.h"
 #include "port.h"
 #include "worker.h"
@@ -36,6 +37,7 @@ struct app_opts {
 	uint32_t neigh_table;
 	uint32_t vrf0_routes;
 	uint32_t vrf0_tbl8;
+	uint32_t nat_sessions;
 };
 
 static void usage(const char *prog)
@@ -47,7 +49,8 @@ static void usage(const char *prog)
 		"  --nexthops N         next-hop table size (default 65536)\n"
 		"  --neigh-table N      ARP table size (default 4096)\n"
 		"  --vrf0-routes N      route capacity of the default VRF (default 65536)\n"
-		"  --vrf0-tbl8 N        /25-/32 groups of the default VRF (default 4096)\n",
+		"  --vrf0-tbl8 N        /25-/32 groups of the default VRF (default 4096)\n"
+		"  --nat-sessions N     NAT sessions, all workers together (default 65536)\n",
 		prog);
 }
 
@@ -73,11 +76,12 @@ static int parse_args(int argc, char **argv, struct app_opts *o)
 		{"neigh-table", required_argument, NULL, 'a'},
 		{"vrf0-routes", required_argument, NULL, 'r'},
 		{"vrf0-tbl8", required_argument, NULL, 't'},
+		{"nat-sessions", required_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	*o = (struct app_opts){.mbufs = 32768, .nexthops = 65536, .neigh_table = 4096,
-			       .vrf0_routes = 0, .vrf0_tbl8 = 0};
+			       .vrf0_routes = 0, .vrf0_tbl8 = 0, .nat_sessions = 65536};
 	int c, rc = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -88,6 +92,7 @@ static int parse_args(int argc, char **argv, struct app_opts *o)
 		case 'a': rc |= parse_u32("neigh-table", optarg, 8, 1u << 20, &o->neigh_table); break;
 		case 'r': rc |= parse_u32("vrf0-routes", optarg, 16, 1u << 26, &o->vrf0_routes); break;
 		case 't': rc |= parse_u32("vrf0-tbl8", optarg, 16, 1u << 20, &o->vrf0_tbl8); break;
+		case 'N': rc |= parse_u32("nat-sessions", optarg, 64, 1u << 26, &o->nat_sessions); break;
 		default: usage(argv[0]); return -1;
 		}
 	}
@@ -128,8 +133,11 @@ static struct worker *worker_create(unsigned int id, unsigned int lcore)
 					 RING_F_SP_ENQ | RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "w%u_inject", id);
 	w->inject = rte_ring_create(name, 4096, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "w%u_handoff", id); /* from any other worker */
+	w->handoff = rte_ring_create(name, 4096, socket, RING_F_SC_DEQ);
 	w->rxqs = calloc(1, sizeof(struct rxq_list));
-	if (w->to_ctl == NULL || w->events == NULL || w->inject == NULL || w->rxqs == NULL)
+	if (w->to_ctl == NULL || w->events == NULL || w->inject == NULL || w->handoff == NULL ||
+	    w->rxqs == NULL || nat_worker_init(w) < 0)
 		return NULL;
 	return w;
 }
@@ -157,7 +165,8 @@ static int setup(const struct app_opts *o)
 	dp.qs = rte_zmalloc("rcu", qs_size, RTE_CACHE_LINE_SIZE);
 	if (dp.qs == NULL || rte_rcu_qsbr_init(dp.qs, dp.n_workers) != 0)
 		return -1;
-	if (fib_init(o->nexthops) < 0 || neigh_init(o->neigh_table) < 0) {
+	if (fib_init(o->nexthops) < 0 || neigh_init(o->neigh_table) < 0 ||
+	    nat_init(o->nat_sessions) < 0) {
 		fprintf(stderr, "cannot allocate the next-hop or neighbour tables\n");
 		return -1;
 	}

@@ -7,6 +7,7 @@
 
 #include "arp.h"
 #include "ip4.h"
+#include "nat.h"
 #include "worker.h"
 
 /* Empty polls before an idle worker starts sleeping (when configured). */
@@ -89,7 +90,7 @@ static void worker_route_originated(struct worker *w)
 		uint16_t n = w->n_orig;
 		memcpy(batch, w->orig, n * sizeof(batch[0]));
 		w->n_orig = 0;
-		ip4_route(w, batch, n, true);
+		ip4_route(w, batch, n, ROUTE_ORIGINATED);
 	}
 }
 
@@ -130,8 +131,19 @@ static void worker_rx_burst(struct worker *w, uint16_t port, struct rte_mbuf **p
 	}
 	counter_add(w->stats, port, VR_CNT_RX_PACKETS, n);
 	counter_add(w->stats, port, VR_CNT_RX_BYTES, bytes);
-	ip4_route(w, ip, n_ip, false);
+	ip4_route(w, ip, n_ip, ROUTE_RX);
 	worker_route_originated(w);
+}
+
+/* NAT flows this worker owns that arrived on another worker. */
+static void worker_handoff(struct worker *w)
+{
+	struct rte_mbuf *pkts[VR_BURST];
+	unsigned int n = rte_ring_dequeue_burst(w->handoff, (void **)pkts, VR_BURST, NULL);
+	if (n > 0) {
+		ip4_route(w, pkts, (uint16_t)n, ROUTE_HANDED_OFF);
+		worker_route_originated(w);
+	}
 }
 
 /* Packets from the control thread: frames to send as they are, or our own
@@ -150,7 +162,7 @@ static void worker_inject(struct worker *w)
 			route[n_route++] = pkts[i];
 	}
 	if (n_route > 0)
-		ip4_route(w, route, n_route, true);
+		ip4_route(w, route, n_route, ROUTE_ORIGINATED);
 }
 
 int worker_main(void *arg)
@@ -176,6 +188,11 @@ int worker_main(void *arg)
 			got++;
 			worker_inject(w);
 		}
+		if (!rte_ring_empty(w->handoff)) {
+			got++;
+			worker_handoff(w);
+		}
+		nat_worker_housekeeping(w);
 		worker_tx_flush(w);
 		rte_rcu_qsbr_quiescent(dp.qs, w->id);
 

@@ -28,7 +28,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from . import messages as m
 from .messages import VR_CTL_MAX_MSG, MsgType, NeighState, NhType, PortKind
-from .types import Hello, Neigh, Nexthop, Params, Port, Route, Vrf
+from .types import Hello, NatRule, NatSession, Neigh, Nexthop, Params, Port, Route, Vrf
 
 # struct.Struct twins of the structs on the hot paths (bulk routes, frames, headers).
 _HDR = struct.Struct("=HHIIi")  # vr_msg_hdr
@@ -553,6 +553,87 @@ class DataplaneClient:
                 state=_enum(NeighState, n.state), probes=n.probes, held=n.held, age_ms=n.age_ms,
             ))
         return out
+
+    # -- NAT
+
+    def nat_rule_add(self, rule: NatRule) -> None:
+        r = rule
+        req = m.NatRule(id=r.id, type=r.type, proto=r.proto, vrf=r.vrf, out_port=r.out_port,
+                        masquerade=int(r.masquerade), n_pool=len(r.pool),
+                        match=int(r.match.network_address) if r.match else 0,
+                        match_plen=r.match.prefixlen if r.match else 0, port_lo=r.port_lo,
+                        port_hi=r.port_hi, ext_port=r.ext_port,
+                        ext_ip=_ip(r.ext_ip) if r.ext_ip else 0,
+                        int_ip=_ip(r.int_ip) if r.int_ip else 0, int_port=r.int_port)
+        if len(r.pool) > m.VR_NAT_MAX_POOL:
+            raise ValueError(f"at most {m.VR_NAT_MAX_POOL} pool addresses")
+        for i, a in enumerate(r.pool):
+            req.pool[i] = _ip(a)
+        self.request(MsgType.NAT_RULE_ADD, bytes(req))
+
+    def nat_rule_del(self, rule_id: int) -> None:
+        self.request(MsgType.NAT_RULE_DEL, bytes(m.NatRuleId(id=rule_id)))
+
+    def nat_rule_list(self) -> list[NatRule]:
+        out = []
+        for v in _list_items(self.request(MsgType.NAT_RULE_LIST), ctypes.sizeof(m.NatRule)):
+            r = m.NatRule.from_buffer_copy(v)
+            out.append(NatRule(
+                id=r.id, type=r.type, vrf=r.vrf, proto=r.proto, out_port=r.out_port,
+                masquerade=bool(r.masquerade),
+                pool=tuple(IPv4Address(a) for a in r.pool[:r.n_pool]),
+                match=IPv4Network((r.match, r.match_plen)) if r.type == 1 else None,
+                port_lo=r.port_lo, port_hi=r.port_hi,
+                ext_ip=IPv4Address(r.ext_ip) if r.ext_ip else None, ext_port=r.ext_port,
+                int_ip=IPv4Address(r.int_ip) if r.int_ip else None, int_port=r.int_port,
+                sessions=r.sessions))
+        return out
+
+    @staticmethod
+    def _nat_filter(vrf: int | None, proto: int, addr, port: int, rule: int) -> bytes:
+        return bytes(m.NatFilter(vrf=m.VR_NAT_ANY_VRF if vrf is None else vrf, proto=proto,
+                                 addr=_ip(addr) if addr else 0, port=port, rule=rule))
+
+    def nat_session_list(self, vrf: int | None = None, proto: int = 0, addr=None,
+                         port: int = 0, rule: int = 0) -> list[NatSession]:
+        bodies = self.request(MsgType.NAT_SESSION_LIST,
+                              self._nat_filter(vrf, proto, addr, port, rule))
+        out = []
+        for v in _list_items(bodies, ctypes.sizeof(m.NatSession)):
+            s = m.NatSession.from_buffer_copy(v)
+            out.append(NatSession(
+                proto=s.proto, vrf=s.vrf,
+                orig=(IPv4Address(s.orig_src), s.orig_sport, IPv4Address(s.orig_dst),
+                      s.orig_dport),
+                xlat=(IPv4Address(s.xlat_src), s.xlat_sport, IPv4Address(s.xlat_dst),
+                      s.xlat_dport),
+                state=s.state, rule=s.rule, age_ms=s.age_ms, timeout_s=s.timeout_s,
+                worker=s.worker, packets=s.packets))
+        return out
+
+    def nat_session_flush(self, vrf: int | None = None, proto: int = 0, addr=None,
+                          port: int = 0, rule: int = 0) -> None:
+        self.request(MsgType.NAT_SESSION_FLUSH, self._nat_filter(vrf, proto, addr, port, rule))
+
+    _NAT_PARAMS = {"tcp_established": m.VR_NAT_P_TCP_EST, "tcp_transitory": m.VR_NAT_P_TCP_TRANS,
+                   "udp": m.VR_NAT_P_UDP, "icmp": m.VR_NAT_P_ICMP, "other": m.VR_NAT_P_OTHER}
+
+    def nat_params_get(self) -> dict[str, int]:
+        r = _decode(m.NatParams, self._one(MsgType.NAT_PARAMS_GET))
+        return {name: getattr(r, name) for name, _ in m.NatParams._fields_
+                if name not in ("mask", "_pad")}
+
+    def nat_params_set(self, **timeouts: int) -> None:
+        unknown = set(timeouts) - set(self._NAT_PARAMS)
+        if unknown:
+            raise TypeError(f"unknown NAT timeouts: {', '.join(sorted(unknown))}")
+        req = m.NatParams(**timeouts)
+        req.mask = sum(self._NAT_PARAMS[k] for k in timeouts)
+        self.request(MsgType.NAT_PARAMS_SET, bytes(req))
+
+    def nat_clock_advance(self, seconds: int) -> None:
+        """Tests: move the NAT clock forward and expire what timed out."""
+        self.request(MsgType.NAT_CLOCK_ADVANCE, bytes(m.NatClock(seconds=seconds)))
 
     # -- ring ports
 

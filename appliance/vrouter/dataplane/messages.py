@@ -17,7 +17,7 @@ from ctypes import c_char, c_int32, c_uint8, c_uint16, c_uint32, c_uint64
 from enum import IntEnum
 
 VR_CTL_VERSION = 1
-VR_CTL_MAX_MSG = 60 * 1024  # largest datagram either side sends, header included
+VR_CTL_MAX_MSG = 60 * 1024  # largest body either side sends, header excluded
 
 VR_NAME_LEN = 32
 VR_DEVARGS_LEN = 256
@@ -43,6 +43,14 @@ VR_PORT_SET_UP = 1 << 2
 VR_PORT_SET_MAC = 1 << 3
 
 VR_ROUTE_REPLACE = 0x1
+
+VR_NAT_MAX_POOL = 16
+VR_NAT_ANY_VRF = 0xFFFF
+VR_NAT_P_TCP_EST = 1 << 0
+VR_NAT_P_TCP_TRANS = 1 << 1
+VR_NAT_P_UDP = 1 << 2
+VR_NAT_P_ICMP = 1 << 3
+VR_NAT_P_OTHER = 1 << 4
 
 
 class MsgType(IntEnum):
@@ -79,6 +87,31 @@ class MsgType(IntEnum):
 
     PG_INJECT = 70
     PG_CAPTURE = 71
+
+    NAT_RULE_ADD = 80
+    NAT_RULE_DEL = 81
+    NAT_RULE_LIST = 82
+    NAT_SESSION_LIST = 83
+    NAT_SESSION_FLUSH = 84
+    NAT_PARAMS_GET = 85
+    NAT_PARAMS_SET = 86
+    NAT_CLOCK_ADVANCE = 87
+
+
+class NatType(IntEnum):
+    SNAT = 1
+    DNAT = 2
+    STATIC = 3
+
+
+class NatState(IntEnum):
+    UDP = 1
+    ICMP = 2
+    OTHER = 3
+    TCP_SYN = 4
+    TCP_EST = 5
+    TCP_FIN = 6
+    TCP_CLOSING = 7
 
 
 class PortKind(IntEnum):
@@ -343,6 +376,96 @@ class PgFrames(_S):
     _fields_ = [("n", c_uint32), ("port", c_uint16), ("_pad", c_uint16)]
 
 
+class NatRule(_S):
+    _fields_ = [
+        ("id", c_uint32),
+        ("type", c_uint8),
+        ("proto", c_uint8),
+        ("vrf", c_uint16),
+        ("out_port", c_uint16),
+        ("masquerade", c_uint8),
+        ("n_pool", c_uint8),
+        ("match", c_uint32),
+        ("match_plen", c_uint8),
+        ("_pad", c_uint8),
+        ("port_lo", c_uint16),
+        ("port_hi", c_uint16),
+        ("ext_port", c_uint16),
+        ("pool", c_uint32 * VR_NAT_MAX_POOL),
+        ("ext_ip", c_uint32),
+        ("int_ip", c_uint32),
+        ("int_port", c_uint16),
+        ("_pad2", c_uint16),
+        ("_pad3", c_uint32),
+        ("sessions", c_uint64),
+    ]
+
+
+class NatRuleId(_S):
+    _fields_ = [("id", c_uint32)]
+
+
+class NatRuleListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + struct vr_nat_rule rules[n]
+
+
+class NatFilter(_S):
+    _fields_ = [
+        ("vrf", c_uint16),
+        ("proto", c_uint8),
+        ("_pad", c_uint8),
+        ("addr", c_uint32),
+        ("port", c_uint16),
+        ("_pad2", c_uint16),
+        ("rule", c_uint32),
+    ]
+
+
+class NatSession(_S):
+    _fields_ = [
+        ("orig_src", c_uint32),
+        ("orig_dst", c_uint32),
+        ("orig_sport", c_uint16),
+        ("orig_dport", c_uint16),
+        ("xlat_src", c_uint32),
+        ("xlat_dst", c_uint32),
+        ("xlat_sport", c_uint16),
+        ("xlat_dport", c_uint16),
+        ("proto", c_uint8),
+        ("state", c_uint8),
+        ("vrf", c_uint16),
+        ("rule", c_uint32),
+        ("age_ms", c_uint32),
+        ("timeout_s", c_uint32),
+        ("worker", c_uint16),
+        ("_pad", c_uint16),
+        ("packets", c_uint64),
+    ]
+
+
+class NatSessionListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + struct vr_nat_session sessions[n]
+
+
+class NatParams(_S):
+    _fields_ = [
+        ("mask", c_uint32),
+        ("tcp_established", c_uint32),
+        ("tcp_transitory", c_uint32),
+        ("udp", c_uint32),
+        ("icmp", c_uint32),
+        ("other", c_uint32),
+        ("max_sessions", c_uint32),
+        ("sessions", c_uint32),
+        ("mappings", c_uint32),
+        ("_pad", c_uint32),
+    ]
+
+
+class NatClock(_S):
+    _fields_ = [("seconds", c_uint32), ("_pad", c_uint32)]
+
+
 STRUCTS: dict[str, type[ctypes.Structure]] = {
     "vr_msg_hdr": MsgHdr,
     "vr_error": Error,
@@ -374,6 +497,14 @@ STRUCTS: dict[str, type[ctypes.Structure]] = {
     "vr_neigh": Neigh,
     "vr_neigh_list_resp": NeighListResp,
     "vr_pg_frames": PgFrames,
+    "vr_nat_rule": NatRule,
+    "vr_nat_rule_id": NatRuleId,
+    "vr_nat_rule_list_resp": NatRuleListResp,
+    "vr_nat_filter": NatFilter,
+    "vr_nat_session": NatSession,
+    "vr_nat_session_list_resp": NatSessionListResp,
+    "vr_nat_params": NatParams,
+    "vr_nat_clock": NatClock,
 }
 
 # The flexible array member ending a struct: (member name, ctypes element type).
@@ -387,6 +518,8 @@ FLEXIBLE: dict[str, tuple[str, type]] = {
     "vr_route_list_resp": ("routes", Route),
     "vr_neigh_list_resp": ("neighs", Neigh),
     "vr_pg_frames": ("data", c_uint8),
+    "vr_nat_rule_list_resp": ("rules", NatRule),
+    "vr_nat_session_list_resp": ("sessions", NatSession),
 }
 
 # C enum name -> (IntEnum, prefix of its enumerators in C).
@@ -395,4 +528,6 @@ ENUMS: dict[str, tuple[type[IntEnum], str]] = {
     "vr_port_kind": (PortKind, "VR_PORT_"),
     "vr_nh_type": (NhType, "VR_NH_"),
     "vr_neigh_state": (NeighState, "VR_NEIGH_"),
+    "vr_nat_type": (NatType, "VR_NAT_"),
+    "vr_nat_state": (NatState, "VR_NAT_S_"),
 }

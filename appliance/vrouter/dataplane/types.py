@@ -87,3 +87,38 @@ class Neigh:
     probes: int
     held: int
     age_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class NatRule:
+    """A NAT rule as the dataplane holds it (addresses as IPv4Address)."""
+
+    id: int
+    type: int  # NatType
+    vrf: int = 0
+    proto: int = 0  # DNAT: 6 or 17
+    out_port: int = 0  # SNAT
+    masquerade: bool = False
+    pool: tuple[IPv4Address, ...] = ()
+    match: IPv4Network | None = None  # SNAT inside prefix
+    port_lo: int = 0
+    port_hi: int = 0
+    ext_ip: IPv4Address | None = None
+    ext_port: int = 0
+    int_ip: IPv4Address | None = None
+    int_port: int = 0
+    sessions: int = 0  # created so far (replies)
+
+
+@dataclass(frozen=True, slots=True)
+class NatSession:
+    proto: int
+    vrf: int
+    orig: tuple[IPv4Address, int, IPv4Address, int]  # src, sport, dst, dport
+    xlat: tuple[IPv4Address, int, IPv4Address, int]
+    state: int  # NatState
+    rule: int
+    age_ms: int
+    timeout_s: int
+    worker: int
+    packets: int
