@@ -14,14 +14,15 @@ from grpc_reflection.v1alpha import reflection
 
 from . import services
 from .config.model import ApiConfig
-from .v1 import (config_pb2, events_pb2, interface_pb2, neighbor_pb2, route_pb2, stats_pb2,
-                 vrf_pb2)
+from .v1 import (config_pb2, events_pb2, interface_pb2, nat_pb2, neighbor_pb2, route_pb2,
+                 stats_pb2, vrf_pb2)
 
 MAX_MSG = 512 * 1024 * 1024  # bulk route loads
 
 
 def service_names() -> list[str]:
-    mods = (interface_pb2, vrf_pb2, route_pb2, neighbor_pb2, config_pb2, stats_pb2, events_pb2)
+    mods = (interface_pb2, vrf_pb2, route_pb2, neighbor_pb2, nat_pb2, config_pb2, stats_pb2,
+            events_pb2)
     return [s.full_name for m in mods for s in m.DESCRIPTOR.services_by_name.values()]
 
 

@@ -661,10 +661,11 @@ static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
 	bool err_reply = sd & 1;
 	struct nat_key from, to, qfrom, qto;
 	sess_dir(s, err_reply, &from, &to);   /* how the error itself maps */
-	sess_dir(s, !err_reply, &qfrom, &qto); /* how the quoted packet maps */
+	sess_dir(s, !err_reply, &qfrom, &qto); /* how the quoted packet was mapped */
 
-	/* the quote: every field, then its own IP checksum from scratch */
-	rewrite(in, &iv, &qto, false);
+	/* the quote left us translated: put back every field as it came in,
+	 * then its own IP checksum from scratch */
+	rewrite(in, &iv, &qfrom, false);
 	in->hdr_checksum = 0;
 	in->hdr_checksum = rte_ipv4_cksum(in);
 	/* the outer header: only the addresses that belong to the flow */

@@ -21,6 +21,8 @@ class FakeDataplane:
         self.nhs: dict[int, dict] = {}
         self.fib: dict[int, dict[tuple[int, int], int]] = {0: {}}
         self.params: dict = {}
+        self.nat_params: dict = {}
+        self.nat_rules: dict = {}
         self.calls: list[str] = []
         self.fail_at: dict[str, int] = {}  # method -> fail on this call number (1-based)
         self._count: dict[str, int] = {}
@@ -38,6 +40,24 @@ class FakeDataplane:
     def params_set(self, **kw) -> None:
         self._call("params_set")
         self.params.update(kw)
+
+    def nat_params_set(self, **kw) -> None:
+        self._call("nat_params_set")
+        self.nat_params.update(kw)
+
+    def nat_rule_add(self, rule) -> None:
+        self._call("nat_rule_add")
+        if rule.id in self.nat_rules:
+            raise self._err(errno.EEXIST, f"NAT rule {rule.id} exists")
+        if rule.type == 1 and rule.out_port not in self.ports:
+            raise self._err(errno.ENOENT, f"port {rule.out_port}")
+        self.nat_rules[rule.id] = rule
+
+    def nat_rule_del(self, rule_id: int) -> None:
+        self._call("nat_rule_del")
+        if rule_id not in self.nat_rules:
+            raise self._err(errno.ENOENT, f"NAT rule {rule_id}")
+        del self.nat_rules[rule_id]
 
     def vrf_add(self, vrf: int, max_routes: int = 0, num_tbl8: int = 0) -> None:
         self._call("vrf_add")

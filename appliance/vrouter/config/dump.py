@@ -17,6 +17,8 @@ from ..core.changes import (
     InterfaceAdd,
     InterfaceDel,
     InterfaceUpdate,
+    NatAdd,
+    NatDel,
     NeighborAdd,
     NeighborDel,
     RouteAdd,
@@ -24,7 +26,8 @@ from ..core.changes import (
     VrfAdd,
     VrfDel,
 )
-from .model import DEFAULT_VRF, ApiConfig, DataplaneConfig, Interface, Route, RouterConfig
+from .model import (DEFAULT_VRF, ApiConfig, DataplaneConfig, Interface, NatTimeouts, Route,
+                    RouterConfig)
 
 
 def _dataplane(d: DataplaneConfig) -> dict[str, Any]:
@@ -107,10 +110,43 @@ def to_dict(cfg: RouterConfig) -> dict[str, Any]:
     if cfg.neighbors:
         out["neighbors"] = [{"interface": n.interface, "ip": str(n.ip), "mac": n.mac}
                             for n in cfg.neighbors]
+    nat = _nat(cfg)
+    if nat:
+        out["nat"] = nat
     if cfg.demo_hosts:
         out["demo_hosts"] = [
             {"name": h.name, "interface": h.interface, "address": str(h.address),
              **({"gateway": str(h.gateway)} if h.gateway else {})} for h in cfg.demo_hosts]
+    return out
+
+
+def _nat(cfg: RouterConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    src, fwd, stat = [], [], []
+    for r in cfg.nat:
+        if r.kind == "snat":
+            d: dict[str, Any] = {"interface": r.interface, "match": str(r.match)}
+            if r.masquerade:
+                d["masquerade"] = True
+            else:
+                d["pool"] = [str(a) for a in r.pool]
+            if r.ports != (1024, 65535):
+                d["ports"] = f"{r.ports[0]}-{r.ports[1]}"
+            src.append(d)
+        elif r.kind == "dnat":
+            fwd.append({**({"vrf": r.vrf} if r.vrf != DEFAULT_VRF else {}), "proto": r.proto,
+                        "external": f"{r.external}:{r.external_port}",
+                        "internal": f"{r.internal}:{r.internal_port}"})
+        else:
+            stat.append({**({"vrf": r.vrf} if r.vrf != DEFAULT_VRF else {}),
+                         "external": str(r.external), "internal": str(r.internal)})
+    for key, items in (("source", src), ("forwards", fwd), ("static", stat)):
+        if items:
+            out[key] = items
+    t = {k: v for k, v in asdict(cfg.nat_timeouts).items()
+         if v != getattr(NatTimeouts(), k)}
+    if t:
+        out["timeouts"] = t
     return out
 
 
@@ -161,6 +197,7 @@ def diff(old: RouterConfig, new: RouterConfig) -> list[Change]:
     if gone_routes:
         changes.append(RouteDel(gone_routes))
     changes += [NeighborDel(n) for k, n in on.items() if nn.get(k) != n]
+    changes += [NatDel(r) for r in old.nat if r not in new.nat]
     replaced = {n for n in oi if n in ni and oi[n].device != ni[n].device}
     changes += [InterfaceDel(i) for n, i in oi.items() if n not in ni or n in replaced]
     vrf_replaced = {n for n in ov if n in nv and ov[n] != nv[n]}
@@ -174,6 +211,7 @@ def diff(old: RouterConfig, new: RouterConfig) -> list[Change]:
         raise FailedPrecondition(f"vrf {name}: its id or table sizes cannot change while it "
                                  "exists; remove it (and what uses it) first")
     changes += [NeighborAdd(n) for k, n in nn.items() if on.get(k) != n]
+    changes += [NatAdd(r) for r in new.nat if r not in old.nat]
     new_routes = tuple(r for k, r in nrts.items() if orts.get(k) != r)
     if new_routes:
         changes.append(RouteAdd(new_routes))

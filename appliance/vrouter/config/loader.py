@@ -22,6 +22,8 @@ from .model import (
     DemoHost,
     IcmpSettings,
     Interface,
+    NatRule,
+    NatTimeouts,
     Neighbor,
     Prefix,
     RouterConfig,
@@ -137,7 +139,8 @@ def _dataclass_ints(ctx: _Ctx, path: str, raw: dict, cls, ranges: dict[str, tupl
 def _dataplane(ctx: _Ctx, raw: Any) -> DataplaneConfig:
     p = "dataplane"
     d = _mapping(ctx, p, raw, {"main_lcore", "workers", "hugepages", "memory_mb", "mbufs",
-                               "nexthops", "idle_sleep_us", "extra_eal", "arp", "icmp"})
+                               "nexthops", "idle_sleep_us", "extra_eal", "arp", "icmp",
+                               "nat_sessions"})
     kw: dict[str, Any] = {}
     if "main_lcore" in d:
         kw["main_lcore"] = _int(ctx, f"{p}.main_lcore", d["main_lcore"], 0, 1023)
@@ -157,7 +160,8 @@ def _dataplane(ctx: _Ctx, raw: Any) -> DataplaneConfig:
             raise ctx.fail(f"{p}.hugepages", f"{d['hugepages']!r}: expected auto, yes or no")
         kw["hugepages"] = v
     for k, lo, hi in (("memory_mb", 64, 1 << 20), ("mbufs", 1024, 1 << 24),
-                      ("nexthops", 16, 1 << 24), ("idle_sleep_us", 0, 100000)):
+                      ("nexthops", 16, 1 << 24), ("idle_sleep_us", 0, 100000),
+                      ("nat_sessions", 64, 1 << 26)):
         if k in d:
             kw[k] = _int(ctx, f"{p}.{k}", d[k], lo, hi)
     if "extra_eal" in d:
@@ -269,6 +273,82 @@ def _neighbors(ctx: _Ctx, raw: Any, ifnames: set[str]) -> tuple[Neighbor, ...]:
     return tuple(out)
 
 
+def _endpoint(ctx: _Ctx, path: str, value: Any, with_port: bool) -> tuple[IPv4Address, int]:
+    s = _str(ctx, path, value)
+    if not with_port:
+        return _ip(ctx, path, s), 0
+    host, sep, port = s.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ctx.fail(path, f"{s!r} is not address:port (e.g. 192.0.2.1:8080)")
+    return _ip(ctx, path, host), int(port)
+
+
+def _nat(ctx: _Ctx, raw: Any, vrf_names: set[str], ifaces: dict[str, Interface]
+         ) -> tuple[tuple[NatRule, ...], NatTimeouts]:
+    d = _mapping(ctx, "nat", raw, {"source", "forwards", "static", "timeouts"})
+    rules: list[NatRule] = []
+    for i, spec in enumerate(_list(ctx, "nat.source", d.get("source"))):
+        p = f"nat.source[{i}]"
+        s = _mapping(ctx, p, spec, {"interface", "match", "masquerade", "pool", "ports"})
+        itf = s.get("interface")
+        if itf not in ifaces:
+            raise ctx.fail(f"{p}.interface", f"unknown interface {itf!r}")
+        if "match" not in s:
+            raise ctx.fail(p, "missing 'match' (the inside sources, e.g. 10.0.0.0/8)")
+        masq = _bool(ctx, f"{p}.masquerade", s.get("masquerade", False))
+        pool = tuple(_ip(ctx, f"{p}.pool[{k}]", a)
+                     for k, a in enumerate(_list(ctx, f"{p}.pool", s.get("pool"))))
+        if masq == bool(pool) or len(pool) > 16:
+            raise ctx.fail(p, "needs either 'masquerade: true' or 1..16 'pool' addresses")
+        lo, hi = 1024, 65535
+        if "ports" in s:
+            text = _str(ctx, f"{p}.ports", str(s["ports"]))
+            a, sep, b = text.partition("-")
+            if not (sep and a.isdigit() and b.isdigit() and 0 < int(a) <= int(b) < 65536):
+                raise ctx.fail(f"{p}.ports", f"{text!r} is not a range like 1024-65535")
+            lo, hi = int(a), int(b)
+        pfx = _prefix(ctx, f"{p}.match", s["match"])
+        rules.append(NatRule("snat", vrf=ifaces[itf].vrf, interface=itf,
+                             match=pfx.network, masquerade=masq, pool=pool, ports=(lo, hi)))
+    for i, spec in enumerate(_list(ctx, "nat.forwards", d.get("forwards"))):
+        p = f"nat.forwards[{i}]"
+        s = _mapping(ctx, p, spec, {"vrf", "proto", "external", "internal"})
+        proto = s.get("proto", "tcp")
+        if proto not in ("tcp", "udp"):
+            raise ctx.fail(f"{p}.proto", f"{proto!r}: a port forward is tcp or udp")
+        vrf = _str(ctx, f"{p}.vrf", s.get("vrf", DEFAULT_VRF))
+        if vrf not in vrf_names:
+            raise ctx.fail(f"{p}.vrf", f"unknown VRF {vrf!r}")
+        for k in ("external", "internal"):
+            if k not in s:
+                raise ctx.fail(p, f"missing {k!r} (address:port)")
+        ext, ext_port = _endpoint(ctx, f"{p}.external", s["external"], True)
+        inn, inn_port = _endpoint(ctx, f"{p}.internal", s["internal"], True)
+        rules.append(NatRule("dnat", vrf=vrf, proto=proto, external=ext, external_port=ext_port,
+                             internal=inn, internal_port=inn_port))
+    for i, spec in enumerate(_list(ctx, "nat.static", d.get("static"))):
+        p = f"nat.static[{i}]"
+        s = _mapping(ctx, p, spec, {"vrf", "external", "internal"})
+        vrf = _str(ctx, f"{p}.vrf", s.get("vrf", DEFAULT_VRF))
+        if vrf not in vrf_names:
+            raise ctx.fail(f"{p}.vrf", f"unknown VRF {vrf!r}")
+        for k in ("external", "internal"):
+            if k not in s:
+                raise ctx.fail(p, f"missing {k!r}")
+        rules.append(NatRule("static", vrf=vrf,
+                             external=_endpoint(ctx, f"{p}.external", s["external"], False)[0],
+                             internal=_endpoint(ctx, f"{p}.internal", s["internal"], False)[0]))
+    timeouts = _dataclass_ints(ctx, "nat.timeouts", d.get("timeouts"), NatTimeouts, {
+        "tcp_established": (1, 2592000), "tcp_transitory": (1, 2592000), "udp": (1, 2592000),
+        "icmp": (1, 2592000), "other": (1, 2592000)})
+    seen: dict[NatRule, int] = {}
+    for i, r in enumerate(rules):
+        if r in seen:
+            raise ctx.fail("nat", f"rule {i} repeats rule {seen[r]}")
+        seen[r] = i
+    return tuple(rules), timeouts
+
+
 def _demo_hosts(ctx: _Ctx, raw: Any, ifnames: set[str]) -> tuple[DemoHost, ...]:
     out = []
     for i, spec in enumerate(_list(ctx, "demo_hosts", raw)):
@@ -338,18 +418,20 @@ def _check_consistency(ctx: _Ctx, cfg: RouterConfig) -> None:
 def parse(data: Any, source: str = "<config>") -> RouterConfig:
     ctx = _Ctx(source)
     top = _mapping(ctx, "", data, {"dataplane", "vrfs", "interfaces", "routes", "neighbors",
-                                   "demo_hosts", "api"})
+                                   "nat", "demo_hosts", "api"})
     api = _api(ctx, top.get("api"))
     vrfs = _vrfs(ctx, top.get("vrfs"))
     vrf_names = {v.name for v in vrfs}
     interfaces = _interfaces(ctx, top.get("interfaces"), vrf_names)
     ifnames = {i.name for i in interfaces}
+    nat, nat_timeouts = _nat(ctx, top.get("nat"), vrf_names, {i.name: i for i in interfaces})
     cfg = RouterConfig(
         dataplane=_dataplane(ctx, top.get("dataplane")),
         vrfs=vrfs,
         interfaces=interfaces,
         routes=_routes(ctx, top.get("routes"), vrf_names),
         neighbors=_neighbors(ctx, top.get("neighbors"), ifnames),
+        nat=nat, nat_timeouts=nat_timeouts,
         demo_hosts=_demo_hosts(ctx, top.get("demo_hosts"), ifnames),
         api=api,
     )

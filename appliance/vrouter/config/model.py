@@ -30,6 +30,17 @@ class IcmpSettings:
 
 
 @dataclass(frozen=True)
+class NatTimeouts:
+    """Idle timeouts in seconds (RFC 5382, RFC 4787, RFC 5508 minimums)."""
+
+    tcp_established: int = 7440
+    tcp_transitory: int = 240
+    udp: int = 300
+    icmp: int = 60
+    other: int = 300
+
+
+@dataclass(frozen=True)
 class DataplaneConfig:
     main_lcore: int = 0
     workers: tuple[int, ...] = (1,)
@@ -41,6 +52,7 @@ class DataplaneConfig:
     extra_eal: tuple[str, ...] = ()
     arp: ArpSettings = field(default_factory=ArpSettings)
     icmp: IcmpSettings = field(default_factory=IcmpSettings)
+    nat_sessions: int = 65536  # all workers together; a startup setting
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,30 @@ class Neighbor:
 
 
 @dataclass(frozen=True)
+class NatRule:
+    """One NAT rule. Identity is its content; `kind` says which fields count.
+
+    snat:   inside sources `match` leaving `interface`, to its address
+            (masquerade) or to `pool` addresses, ports from `ports`
+    dnat:   a port forward, `external`:`external_port` -> `internal`:`internal_port`
+    static: 1:1 between `external` and `internal`, every protocol
+    """
+
+    kind: str
+    vrf: str = DEFAULT_VRF
+    interface: str | None = None        # snat
+    match: IPv4Network | None = None    # snat
+    masquerade: bool = False
+    pool: tuple[IPv4Address, ...] = ()
+    ports: tuple[int, int] = (1024, 65535)
+    proto: str | None = None            # dnat: tcp or udp
+    external: IPv4Address | None = None
+    external_port: int = 0
+    internal: IPv4Address | None = None
+    internal_port: int = 0
+
+
+@dataclass(frozen=True)
 class DemoHost:
     """A host in its own network namespace, wired to an interface by a veth pair."""
 
@@ -158,6 +194,8 @@ class RouterConfig:
     interfaces: tuple[Interface, ...] = ()
     routes: tuple[Route, ...] = ()
     neighbors: tuple[Neighbor, ...] = ()
+    nat: tuple[NatRule, ...] = ()
+    nat_timeouts: NatTimeouts = field(default_factory=NatTimeouts)
     demo_hosts: tuple[DemoHost, ...] = ()
     api: ApiConfig = field(default_factory=ApiConfig)
 

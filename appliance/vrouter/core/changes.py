@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from ..config.model import (ArpSettings, DataplaneConfig, IcmpSettings, Interface, Neighbor,
-                            Route, Vrf)
+from ..config.model import (ArpSettings, DataplaneConfig, IcmpSettings, Interface, NatRule,
+                            NatTimeouts, Neighbor, Route, Vrf)
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,27 @@ class NeighborDel:
 
 
 @dataclass(frozen=True)
+class NatAdd:
+    rule: NatRule
+
+
+@dataclass(frozen=True)
+class NatDel:
+    rule: NatRule
+
+
+@dataclass(frozen=True)
 class LiveParams:
     """The dataplane settings that apply without a restart."""
 
     arp: ArpSettings
     icmp: IcmpSettings
     idle_sleep_us: int
+    nat: NatTimeouts = NatTimeouts()
 
     @classmethod
-    def of(cls, d: DataplaneConfig) -> LiveParams:
-        return cls(d.arp, d.icmp, d.idle_sleep_us)
+    def of(cls, d: DataplaneConfig, nat: NatTimeouts = NatTimeouts()) -> LiveParams:
+        return cls(d.arp, d.icmp, d.idle_sleep_us, nat)
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,7 @@ class ParamsSet:
 
 
 Change = Union[VrfAdd, VrfDel, InterfaceAdd, InterfaceDel, InterfaceUpdate, RouteAdd, RouteDel,
-               NeighborAdd, NeighborDel, ParamsSet]
+               NeighborAdd, NeighborDel, NatAdd, NatDel, ParamsSet]
 
 
 def inverse(c: Change) -> Change:
@@ -105,6 +116,10 @@ def inverse(c: Change) -> Change:
             return NeighborDel(n)
         case NeighborDel(n):
             return NeighborAdd(n)
+        case NatAdd(r):
+            return NatDel(r)
+        case NatDel(r):
+            return NatAdd(r)
         case ParamsSet(old, new):
             return ParamsSet(new, old)
     raise TypeError(f"not a change: {c!r}")
@@ -142,6 +157,10 @@ def describe(c: Change) -> str:
             return f"+ neighbor {n.ip} {n.mac} on {n.interface}"
         case NeighborDel(n):
             return f"- neighbor {n.ip} {n.mac} on {n.interface}"
+        case NatAdd(r):
+            return f"+ nat {nat_text(r)}"
+        case NatDel(r):
+            return f"- nat {nat_text(r)}"
         case ParamsSet(old, new):
             parts = [f"{k} {a} -> {b}" for (k, a), (_, b) in zip(_leaves(old), _leaves(new))
                      if a != b]
@@ -152,7 +171,19 @@ def describe(c: Change) -> str:
 def _leaves(p: LiveParams) -> list[tuple[str, int]]:
     return [*((f"arp.{k}", v) for k, v in vars(p.arp).items()),
             *((f"icmp.{k}", v) for k, v in vars(p.icmp).items()),
-            ("idle_sleep_us", p.idle_sleep_us)]
+            ("idle_sleep_us", p.idle_sleep_us),
+            *((f"nat.timeouts.{k}", v) for k, v in vars(p.nat).items())]
+
+
+def nat_text(r: NatRule) -> str:
+    if r.kind == "snat":
+        to = "masquerade" if r.masquerade else "pool " + ",".join(map(str, r.pool))
+        return (f"source {r.match} out {r.interface} -> {to} ports {r.ports[0]}-{r.ports[1]} "
+                f"vrf {r.vrf}")
+    if r.kind == "dnat":
+        return (f"forward {r.proto} {r.external}:{r.external_port} -> "
+                f"{r.internal}:{r.internal_port} vrf {r.vrf}")
+    return f"static {r.external} <-> {r.internal} vrf {r.vrf}"
 
 
 def route_text(r: Route) -> str:

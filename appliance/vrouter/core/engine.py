@@ -45,7 +45,7 @@ class Engine:
         self.lock = threading.RLock()
         self.state = RouterState(max_nexthops=base.dataplane.nexthops - 1,
                                  default_vrf=base.vrf("default"))
-        self.state.params = ch.LiveParams.of(base.dataplane)
+        self.state.params = ch.LiveParams.of(base.dataplane, base.nat_timeouts)
         self.executor = Executor()
         self.executor.vrf_ids = {"default": 0}
         self.history: deque[Version] = deque(maxlen=history)
@@ -63,6 +63,7 @@ class Engine:
             self.executor.dp = dp
             self.executor.ports = {}
             dp.params_set(**params_fields(self.state.params))
+            dp.nat_params_set(**vars(self.state.params.nat))
             self.executor.begin()
             self.executor.run(self.state.replay_ops())
             self.executor.begin()
@@ -156,7 +157,7 @@ class Engine:
     def _config_changes(self, cfg: RouterConfig) -> list[ch.Change]:
         self._check_startup_only(cfg)
         changes = diff(self.running_config(), cfg)
-        live = ch.LiveParams.of(cfg.dataplane)
+        live = ch.LiveParams.of(cfg.dataplane, cfg.nat_timeouts)
         if live != self.state.params:
             changes.insert(0, ch.ParamsSet(self.state.params, live))
         return changes

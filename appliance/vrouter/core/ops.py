@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface
 from itertools import groupby, repeat
 
-from ..config.model import Interface, Prefix
+from ..config.model import Interface, NatRule, Prefix
 from ..dataplane.client import DataplaneClient, DataplaneError
-from ..dataplane.messages import NhType
+from ..dataplane.messages import NatType, NhType
+from ..dataplane.types import NatRule as DpNatRule
 from .errors import DataplaneRejected, ResourceExhausted
 
 log = logging.getLogger("vrouter.ops")
@@ -98,9 +99,20 @@ class RouteBulkOp:
 class ParamsOp:
     old: dict  # VR_PARAM fields, as DataplaneClient.params_set() takes them
     new: dict
+    nat_old: dict = field(default_factory=dict)  # NAT timeouts (nat_params_set)
+    nat_new: dict = field(default_factory=dict)
 
 
-Op = VrfOp | PortOp | PortSetOp | AddrOp | NeighOp | NhOp | RouteOp | RouteBulkOp | ParamsOp
+@dataclass(frozen=True)
+class NatOp:
+    add: bool
+    rule: NatRule
+    rule_id: int
+    vrf_id: int
+
+
+Op = (VrfOp | PortOp | PortSetOp | AddrOp | NeighOp | NhOp | RouteOp | RouteBulkOp | ParamsOp
+      | NatOp)
 ROUTE_OPS = (RouteOp, RouteBulkOp)
 
 
@@ -123,7 +135,9 @@ def inverse(op: Op) -> Op:
         case RouteBulkOp():
             return RouteBulkOp(op.vrf_id, op.prefixes, op.nh, not op.add)
         case ParamsOp():
-            return ParamsOp(op.new, op.old)
+            return ParamsOp(op.new, op.old, op.nat_new, op.nat_old)
+        case NatOp():
+            return NatOp(not op.add, op.rule, op.rule_id, op.vrf_id)
     raise TypeError(op)
 
 
@@ -163,6 +177,18 @@ class Executor:
     def _port(self, name: str) -> int:
         return self.ports[name]
 
+    def _nat_rule(self, op: NatOp) -> DpNatRule:
+        r = op.rule
+        proto = {"tcp": 6, "udp": 17}.get(r.proto or "", 0)
+        return DpNatRule(
+            id=op.rule_id, type={"snat": NatType.SNAT, "dnat": NatType.DNAT,
+                                 "static": NatType.STATIC}[r.kind],
+            vrf=op.vrf_id, proto=proto,
+            out_port=self._port(r.interface) if r.interface else 0, masquerade=r.masquerade,
+            pool=r.pool, match=r.match, port_lo=r.ports[0] if r.kind == "snat" else 0,
+            port_hi=r.ports[1] if r.kind == "snat" else 0, ext_ip=r.external,
+            ext_port=r.external_port, int_ip=r.internal, int_port=r.internal_port)
+
     def _one(self, op: Op) -> None:
         dp = self.dp
         assert dp is not None
@@ -194,7 +220,14 @@ class Executor:
                 case NhOp(add=False):
                     dp.nh_del(op.nh_id)
                 case ParamsOp():
-                    dp.params_set(**op.new)
+                    if op.new != op.old:
+                        dp.params_set(**op.new)
+                    if op.nat_new != op.nat_old:
+                        dp.nat_params_set(**op.nat_new)
+                case NatOp(add=True):
+                    dp.nat_rule_add(self._nat_rule(op))
+                case NatOp(add=False):
+                    dp.nat_rule_del(op.rule_id)
                 case _:
                     raise TypeError(op)
         except DataplaneError as e:
@@ -258,4 +291,6 @@ def _op_text(op: Op) -> str:
             return f"{'adding' if op.add else 'removing'} next hop {op.nh_id}"
         case ParamsOp():
             return f"setting {op.new}"
+        case NatOp():
+            return f"{'adding' if op.add else 'removing'} NAT rule {op.rule_id}"
     return repr(op)

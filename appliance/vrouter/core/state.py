@@ -12,11 +12,14 @@ from dataclasses import replace
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Interface
 
-from ..config.model import (DEFAULT_VRF, DataplaneConfig, Interface, Neighbor, Prefix, Route,
-                            RouterConfig, Vrf)
+from ..config.model import (DEFAULT_VRF, DataplaneConfig, Interface, NatRule, Neighbor, Prefix,
+                            Route, RouterConfig, Vrf)
+from .changes import nat_text as describe_nat
 from .changes import (
     Change,
     LiveParams,
+    NatAdd,
+    NatDel,
     ParamsSet,
     InterfaceAdd,
     InterfaceDel,
@@ -29,7 +32,7 @@ from .changes import (
     VrfDel,
 )
 from .errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from .ops import AddrOp, NeighOp, Op, ParamsOp, PortOp, PortSetOp, VrfOp
+from .ops import AddrOp, NatOp, NeighOp, Op, ParamsOp, PortOp, PortSetOp, VrfOp
 from .rib import Candidate, Rib, Source, Spec
 
 
@@ -103,6 +106,11 @@ class RouterState:
         self.neighbors: dict[tuple[str, IPv4Address], Neighbor] = {}
         self.rib = Rib(max_nexthops)
         self.params = LiveParams.of(DataplaneConfig())
+        self.nat: dict[NatRule, int] = {}  # rule -> dataplane rule id
+        # outside addresses NAT rules claim as /32s on an interface: (interface, ip) -> rules
+        self.nat_claims: dict[tuple[str, IPv4Address], int] = {}
+        # ids are per rule for good: a rule re-added by an undo keeps its id
+        self._nat_ids: dict[NatRule, int] = {}
         self._add_vrf(default_vrf)  # sized at start (--vrf0-routes); always there
 
     # ---- queries ----
@@ -114,7 +122,8 @@ class RouterState:
         """The running state as a config (with `base`'s startup-only sections)."""
         dataplane = replace(base.dataplane, arp=self.params.arp, icmp=self.params.icmp,
                             idle_sleep_us=self.params.idle_sleep_us)
-        return replace(base, dataplane=dataplane,
+        return replace(base, dataplane=dataplane, nat=tuple(self.nat),
+                       nat_timeouts=self.params.nat,
                        vrfs=tuple(sorted(self.vrfs.values(), key=lambda v: v.id)),
                        interfaces=tuple(self.interfaces.values()),
                        routes=tuple(self.routes.values()),
@@ -146,7 +155,12 @@ class RouterState:
                 if old != self.params:
                     raise FailedPrecondition("the dataplane settings changed meanwhile")
                 self.params = new
-                return [ParamsOp(params_fields(old), params_fields(new))]
+                return [ParamsOp(params_fields(old), params_fields(new), vars(old.nat),
+                                 vars(new.nat))]
+            case NatAdd(r):
+                return self._nat_add(r)
+            case NatDel(r):
+                return self._nat_del(r)
         raise TypeError(f"not a change: {c!r}")
 
     # VRFs
@@ -176,6 +190,8 @@ class RouterState:
         routes = sum(1 for k in self.routes if k[0] == v.name)
         if routes:
             raise FailedPrecondition(f"vrf {v.name} still has {routes} static routes")
+        if any(r.vrf == v.name for r in self.nat):
+            raise FailedPrecondition(f"vrf {v.name} still has NAT rules")
         leaking = [r for r in self.routes.values() if r.via_vrf == v.name]
         if leaking:
             raise FailedPrecondition(f"vrf {leaking[0].vrf} has routes via vrf {v.name} "
@@ -247,6 +263,12 @@ class RouterState:
 
     def _interface_del(self, itf: Interface) -> list[Op]:
         cur = self._interface(itf.name)
+        users = [r for r in self.nat if r.interface == itf.name] + [
+            r for r in self.nat if any(k[0] == itf.name for k in self.nat_claims
+                                       if k[1] in self._nat_outside(r))]
+        if users:
+            raise FailedPrecondition(f"interface {itf.name} is used by NAT rule "
+                                     f"{describe_nat(users[0])}")
         neigh = [n for n in self.neighbors.values() if n.interface == itf.name]
         if neigh:
             raise FailedPrecondition(f"interface {itf.name} has static neighbors "
@@ -345,6 +367,88 @@ class RouterState:
         del self.neighbors[(n.interface, n.ip)]
         return [NeighOp(False, n.interface, n.ip, n.mac)]
 
+    # NAT
+
+    def _nat_outside(self, r: NatRule) -> list[IPv4Address]:
+        return list(r.pool) if r.kind == "snat" else [r.external]
+
+    def _nat_home(self, r: NatRule, ip: IPv4Address) -> tuple[str, bool]:
+        """The interface an outside address lives on, and whether it is one of
+        that interface's own addresses (else the rule claims it as a /32)."""
+        cands = [i for i in self.interfaces.values() if i.vrf == r.vrf]
+        if r.kind == "snat":
+            cands = [self.interfaces[r.interface]]
+        for itf in cands:
+            if any(a.ip == ip for a in itf.addresses):
+                return itf.name, True
+        for itf in cands:
+            if any(ip in a.network for a in itf.addresses):
+                return itf.name, False
+        where = f"interface {r.interface}" if r.kind == "snat" else f"vrf {r.vrf}"
+        raise InvalidArgument(f"NAT {r.kind}: outside address {ip} is on no subnet of {where}")
+
+    def _nat_check(self, r: NatRule) -> None:
+        self._vrf(r.vrf)
+        if r in self.nat:
+            raise AlreadyExists(f"NAT rule already exists: {describe_nat(r)}")
+        if r.kind == "snat":
+            itf = self._interface(r.interface)
+            if itf.vrf != r.vrf:
+                raise InvalidArgument(f"NAT source rule: interface {itf.name} is in vrf "
+                                      f"{itf.vrf}, not {r.vrf}")
+            if r.match is None:
+                raise InvalidArgument("NAT source rule: match (inside prefix) is missing")
+            if r.masquerade == bool(r.pool):
+                raise InvalidArgument("NAT source rule: masquerade or a pool, not both or neither")
+            if r.masquerade and not itf.addresses:
+                raise FailedPrecondition(f"NAT masquerade: interface {itf.name} has no address")
+            lo, hi = r.ports
+            if not 0 < lo <= hi <= 65535:
+                raise InvalidArgument(f"NAT source rule: port range {lo}-{hi}")
+        elif r.kind == "dnat":
+            if r.proto not in ("tcp", "udp"):
+                raise InvalidArgument(f"NAT forward: protocol {r.proto!r} is not tcp or udp")
+            for o in self.nat:
+                if (o.kind, o.vrf, o.proto, o.external, o.external_port) == (
+                        "dnat", r.vrf, r.proto, r.external, r.external_port):
+                    raise AlreadyExists(f"NAT forward of {r.external}:{r.external_port}/"
+                                        f"{r.proto} overlaps: {describe_nat(o)}")
+        elif r.kind == "static":
+            for o in self.nat:
+                if o.kind == "static" and o.vrf == r.vrf and (
+                        o.external == r.external or o.internal == r.internal):
+                    raise AlreadyExists(f"NAT static mapping overlaps: {describe_nat(o)}")
+        else:
+            raise InvalidArgument(f"NAT rule kind {r.kind!r}: snat, dnat or static")
+        for ip in self._nat_outside(r):
+            self._nat_home(r, ip)
+
+    def _nat_add(self, r: NatRule) -> list[Op]:
+        self._nat_check(r)
+        ops: list[Op] = []
+        for ip in self._nat_outside(r):
+            home, own = self._nat_home(r, ip)
+            if not own:
+                key = (home, ip)
+                self.nat_claims[key] = self.nat_claims.get(key, 0) + 1
+                if self.nat_claims[key] == 1:  # the router answers ARP for it, and owns it
+                    ops.append(AddrOp(True, home, IPv4Interface(f"{ip}/32")))
+        self.nat[r] = self._nat_ids.setdefault(r, len(self._nat_ids) + 1)
+        return ops + [NatOp(True, r, self.nat[r], self.vrfs[r.vrf].id)]
+
+    def _nat_del(self, r: NatRule) -> list[Op]:
+        if r not in self.nat:
+            raise NotFound(f"no such NAT rule: {describe_nat(r)}")
+        ops: list[Op] = [NatOp(False, r, self.nat.pop(r), self.vrfs[r.vrf].id)]
+        for key, n in list(self.nat_claims.items()):
+            if key[1] in self._nat_outside(r) and (
+                    r.kind != "snat" or key[0] == r.interface):
+                self.nat_claims[key] = n - 1
+                if n == 1:
+                    del self.nat_claims[key]
+                    ops.append(AddrOp(False, key[0], IPv4Interface(f"{key[1]}/32")))
+        return ops
+
     # ---- replay ----
 
     def replay_ops(self) -> list[Op]:
@@ -355,4 +459,6 @@ class RouterState:
             ops.append(PortOp(True, itf, self.vrfs[itf.vrf].id))
             ops += [AddrOp(True, itf.name, a) for a in itf.addresses]
         ops += [NeighOp(True, n.interface, n.ip, n.mac) for n in self.neighbors.values()]
+        ops += [AddrOp(True, itf, IPv4Interface(f"{ip}/32")) for itf, ip in self.nat_claims]
+        ops += [NatOp(True, r, rid, self.vrfs[r.vrf].id) for r, rid in self.nat.items()]
         return ops + self.rib.replay_ops()

@@ -68,6 +68,7 @@ class DataplaneSettings:
     mbufs: int = 32768
     nexthops: int = 65536
     neigh_table: int = 4096
+    nat_sessions: int = 65536
     vrf0_routes: int = 0
     vrf0_tbl8: int = 0
     extra_eal: tuple[str, ...] = ()
@@ -103,7 +104,8 @@ class DataplaneSettings:
             eal.append("--no-pci")
         eal += list(self.extra_eal)
         app = ["--socket", str(self.socket), "--mbufs", str(self.mbufs),
-               "--nexthops", str(self.nexthops), "--neigh-table", str(self.neigh_table)]
+               "--nexthops", str(self.nexthops), "--neigh-table", str(self.neigh_table),
+               "--nat-sessions", str(self.nat_sessions)]
         if self.vrf0_routes:
             app += ["--vrf0-routes", str(self.vrf0_routes)]
         if self.vrf0_tbl8:

@@ -17,4 +17,4 @@ def register(add_to_server: Callable):
 
 
 def load_all() -> None:
-    from . import config, events, interfaces, neighbors, routes, stats, vrfs  # noqa: F401
+    from . import config, events, interfaces, nat, neighbors, routes, stats, vrfs  # noqa: F401
