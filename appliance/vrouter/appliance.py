@@ -17,6 +17,7 @@ from .dataplane.client import DataplaneUnavailable
 from .dataplane.messages import NeighState
 from .dataplane.process import DataplaneProcess, DataplaneSettings
 from .demo import HostLink, create_demo_hosts
+from .hoststack import HostStack
 
 log = logging.getLogger("vrouter")
 
@@ -44,6 +45,7 @@ class Appliance:
         self.process = DataplaneProcess(dataplane_settings(cfg, run_dir, name),
                                         log_path=run_dir / "dataplane.log")
         self.api: ApiServer | None = None
+        self.hoststack = HostStack(self.engine, name) if cfg.control_plane else None
         self.links: list[HostLink] = []
         self.restarts = 0
         self._stop = threading.Event()
@@ -61,6 +63,8 @@ class Appliance:
             self.links = create_demo_hosts(self.cfg)
             self.engine.attach(self.process.start())
             self.engine.start(self.cfg)
+            if self.hoststack is not None:
+                self.hoststack.start()
             self.api = ApiServer(self, self.cfg.api)
             self.api.start()
             self.api.set_serving(True)
@@ -77,6 +81,8 @@ class Appliance:
         if self.api is not None:
             self.api.stop()
             self.api = None
+        if self.hoststack is not None:
+            self.hoststack.stop()
         if self.dp is not None:
             self.dp.close()
         self.engine.detach()
@@ -124,6 +130,8 @@ class Appliance:
         else:
             return
         self.restarts += 1
+        if self.hoststack is not None:
+            self.hoststack.dataplane_restarted()
         if self.api:
             self.api.set_serving(True)
         self.engine.events.publish(Event("dataplane_up", detail=f"restart {self.restarts}, "

@@ -125,6 +125,8 @@ struct vr_counter_names_resp {
 #define VR_PARAM_ICMP_RATE (1u << 4)
 #define VR_PARAM_ICMP_BURST (1u << 5)
 #define VR_PARAM_IDLE_SLEEP_US (1u << 6)
+#define VR_PARAM_PUNT_RATE (1u << 7)
+#define VR_PARAM_PUNT_BURST (1u << 8)
 
 struct vr_params {
 	uint32_t mask;             /* PARAMS_SET only */
@@ -135,6 +137,9 @@ struct vr_params {
 	uint32_t icmp_rate;        /* ICMP errors per second per worker */
 	uint32_t icmp_burst;       /* token bucket depth */
 	uint32_t idle_sleep_us;    /* worker sleep after idle polls; 0 = busy poll */
+	uint32_t punt_rate;        /* packets/s to a control namespace, per port, per
+				    * protocol (TCP, UDP, ICMP, other), per worker */
+	uint32_t punt_burst;
 };
 
 /* ---- ports ---- */
@@ -168,6 +173,8 @@ struct vr_port_id {
 #define VR_PORT_SET_UP (1u << 2)
 #define VR_PORT_SET_MAC (1u << 3)
 
+#define VR_PORT_SET_PUNT (1u << 4)
+
 struct vr_port_set_req {
 	uint16_t port;
 	uint16_t mtu;
@@ -175,8 +182,15 @@ struct vr_port_set_req {
 	uint16_t vrf;
 	uint8_t admin_up;
 	uint8_t mac[6];
-	uint8_t _pad[7];
+	uint8_t _pad;
+	uint16_t punt_port; /* the exception port (a TAP in the VRF's control
+			     * namespace) for traffic to the router: punted
+			     * packets go out of it, what comes in is injected;
+			     * VR_PORT_NONE: none */
+	uint8_t _pad2[6];
 };
+
+#define VR_PORT_NONE 0xffff
 
 struct vr_addr {
 	uint32_t ip;
@@ -197,6 +211,8 @@ struct vr_port_info {
 	uint8_t kind;
 	uint8_t n_addrs;
 	uint32_t link_speed; /* Mbit/s */
+	uint16_t punt_port;    /* VR_PORT_NONE: none */
+	uint16_t exception_of; /* this is that port's exception port; VR_PORT_NONE: no */
 	uint16_t n_rxq;
 	uint16_t n_txq;
 	uint16_t rxd;

@@ -105,6 +105,8 @@ int control_init(const char *sock_path)
 		.icmp_rate = 1000, /* Linux icmp_msgs_per_sec */
 		.icmp_burst = 50,
 		.idle_sleep_us = 0,
+		.punt_rate = 2000, /* enough for ssh, BGP, monitoring; not a flood */
+		.punt_burst = 500,
 	};
 	dp.ctl_icmp_tb = (struct token_bucket){.tokens = dp.params.icmp_burst,
 					       .last_tsc = rte_rdtsc()};
@@ -211,15 +213,17 @@ static int params_set_handler(const void *req, uint32_t len, struct ctl_resp *r)
 	SET(VR_PARAM_ICMP_RATE, icmp_rate, 0, ICMP_RATE_MAX)
 	SET(VR_PARAM_ICMP_BURST, icmp_burst, 0, 100000)
 	SET(VR_PARAM_IDLE_SLEEP_US, idle_sleep_us, 0, 100000)
+	SET(VR_PARAM_PUNT_RATE, punt_rate, 0, 10000000)
+	SET(VR_PARAM_PUNT_BURST, punt_burst, 0, 100000)
 #undef SET
-	if (q->mask & ~(VR_PARAM_IDLE_SLEEP_US * 2 - 1))
+	if (q->mask & ~(VR_PARAM_PUNT_BURST * 2 - 1))
 		return ctl_err(r, EINVAL, "unknown parameter bits 0x%x in mask", q->mask);
 	p.mask = 0;
 	dp.params = p;
 	/* Refill the buckets so a new rate applies from now on. */
 	dp.ctl_icmp_tb = (struct token_bucket){.tokens = p.icmp_burst, .last_tsc = rte_rdtsc()};
 	for (unsigned int i = 0; i < dp.n_workers; i++)
-		dp.workers[i]->icmp_tb_reset = true;
+		dp.workers[i]->params_changed = true;
 	return 0;
 }
 CTL_HANDLER(VR_MSG_PARAMS_SET, sizeof(struct vr_params), params_set_handler)

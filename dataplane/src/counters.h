@@ -29,6 +29,8 @@
 	X(ARP_HELD, "arp_held")             /* queued awaiting resolution */  \
 	X(ARP_RELEASED, "arp_released")                                       \
 	X(PUNTED, "punted")                 /* handed to the control path */  \
+	X(PUNT_DELIVERED, "punt_delivered") /* to the control namespace */    \
+	X(INJECTED, "injected")             /* from the control namespace */  \
 	X(NAT_SESSIONS_CREATED, "nat_sessions_created")                       \
 	X(NAT_TRANSLATED, "nat_translated")                                   \
 	X(NAT_ICMP_ERRORS_TRANSLATED, "nat_icmp_errors_translated")           \
@@ -64,6 +66,7 @@
 	X(DROP_CTL_RING_FULL, "drop_ctl_ring_full") /* worker->control */     \
 	X(DROP_INJECT_RING_FULL, "drop_inject_ring_full") /* control->worker */ \
 	X(DROP_PUNT_NO_CONSUMER, "drop_punt_no_consumer")                     \
+	X(DROP_PUNT_RATELIMITED, "drop_punt_ratelimited")                     \
 	X(DROP_ARP_BAD_HEADER, "drop_arp_bad_header")                         \
 	X(DROP_ARP_BAD_OPCODE, "drop_arp_bad_opcode")                         \
 	X(DROP_ARP_MAC_MISMATCH, "drop_arp_mac_mismatch")                     \

@@ -55,7 +55,6 @@ static inline struct pkt_meta *pkt_meta(struct rte_mbuf *m)
 	return (struct pkt_meta *)rte_mbuf_to_priv(m);
 }
 
-#define VR_PORT_NONE UINT16_MAX
 
 /* An immutable address list, replaced as a whole (RCU). */
 struct addr_list {
@@ -75,6 +74,8 @@ struct port {
 	rte_spinlock_t tx_lock;
 	struct rte_ether_addr mac;
 	struct addr_list *addrs;
+	uint16_t punt_port;    /* its exception port, VR_PORT_NONE: none */
+	uint16_t exception_of; /* it is that port's exception port */
 	/* ctl */
 	char name[VR_NAME_LEN];
 	char devargs[VR_DEVARGS_LEN];
@@ -137,9 +138,10 @@ struct worker {
 	struct rte_ring *handoff;   /* mbufs from other workers: NAT flows we own */
 	struct nat_worker *nat;
 	volatile bool stop;
-	volatile bool icmp_tb_reset; /* set by ctl when the rate changes */
+	volatile bool params_changed; /* set by ctl: refill the token buckets */
 	uint16_t ip_id;
 	struct token_bucket icmp_tb;
+	struct token_bucket punt_tb[VR_MAX_PORTS][4]; /* per port, per protocol class */
 	/* locally originated packets of this burst, routed after it */
 	uint16_t n_orig;
 	struct rte_mbuf *orig[VR_BURST * 2];

@@ -17,6 +17,7 @@
 #include "nat.h"
 #include "neigh.h"
 #include "worker.h"
+#include "exception.h"
 
 #define FRAG_MAX 64
 #define NH_NO_VRF UINT64_MAX
@@ -29,11 +30,7 @@ static void ip4_icmp_error(struct worker *w, struct rte_mbuf *m, uint8_t type, u
 
 	if (!icmp_error_allowed(m))
 		return;
-	if (unlikely(w->icmp_tb_reset)) {
-		w->icmp_tb = (struct token_bucket){.tokens = dp.params.icmp_burst,
-						   .last_tsc = rte_rdtsc()};
-		w->icmp_tb_reset = false;
-	}
+	worker_params_refresh(w);
 	if (!token_bucket_take(&w->icmp_tb, dp.params.icmp_rate, dp.params.icmp_burst)) {
 		counter_inc(w->stats, port, VR_CNT_ICMP_ERRORS_RATELIMITED);
 		return;
@@ -47,12 +44,43 @@ static void ip4_icmp_error(struct worker *w, struct rte_mbuf *m, uint8_t type, u
 	worker_originate(w, e);
 }
 
+static unsigned int punt_class(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? 0 : proto == IPPROTO_UDP ? 1 : proto == IPPROTO_ICMP ? 2 : 3;
+}
+
+/* Traffic for the router that the fast path does not answer: to the VRF's
+ * control namespace through the port's exception port (rate-limited per
+ * protocol, so a flood cannot starve the rest), or to the control thread
+ * when there is none. */
 static void ip4_punt(struct worker *w, struct rte_mbuf *m)
 {
 	struct pkt_meta *meta = pkt_meta(m);
-	meta->action = PKT_PUNT;
-	counter_inc(w->stats, meta->in_port, VR_CNT_PUNTED);
-	worker_to_ctl(w, m, meta->in_port);
+	uint16_t in = meta->in_port;
+	uint16_t xport = in < VR_MAX_PORTS ? __atomic_load_n(&dp.ports[in].punt_port,
+							     __ATOMIC_ACQUIRE)
+					   : VR_PORT_NONE;
+	counter_inc(w->stats, in, VR_CNT_PUNTED);
+	if (xport == VR_PORT_NONE) {
+		meta->action = PKT_PUNT;
+		worker_to_ctl(w, m, in);
+		return;
+	}
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	worker_params_refresh(w);
+	if (!token_bucket_take(&w->punt_tb[in][punt_class(ip->next_proto_id)],
+			       dp.params.punt_rate, dp.params.punt_burst))
+		return worker_drop(w, m, in, VR_CNT_DROP_PUNT_RATELIMITED);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
+	if (unlikely(eth == NULL))
+		return worker_drop(w, m, in, VR_CNT_DROP_NO_MBUF);
+	/* to the namespace's interface (the router's MAC), from the one MAC
+	 * the namespace knows every neighbour by */
+	eth->dst_addr = dp.ports[in].mac;
+	eth->src_addr = exception_peer_mac;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	counter_inc(w->stats, in, VR_CNT_PUNT_DELIVERED);
+	worker_tx(w, xport, m);
 }
 
 /* Traffic addressed to one of our addresses. */

@@ -125,7 +125,7 @@ static struct worker *worker_create(unsigned int id, unsigned int lcore)
 		return NULL;
 	w->id = id;
 	w->lcore = lcore;
-	w->icmp_tb = (struct token_bucket){.tokens = dp.params.icmp_burst, .last_tsc = rte_rdtsc()};
+	w->params_changed = true; /* fills the token buckets */
 	snprintf(name, sizeof(name), "w%u_to_ctl", id);
 	w->to_ctl = rte_ring_create(name, 4096, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "w%u_events", id);

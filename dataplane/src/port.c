@@ -232,7 +232,8 @@ static int port_add_handler(const void *req, uint32_t len, struct ctl_resp *r)
 
 	/* Start from a clean slate; only pg_port_create() has set up fields. */
 	struct port *p = &dp.ports[pid];
-	struct port fresh = {.kind = q->kind, .vrf = q->vrf, .mtu = mtu};
+	struct port fresh = {.kind = q->kind, .vrf = q->vrf, .mtu = mtu,
+			     .punt_port = VR_PORT_NONE, .exception_of = VR_PORT_NONE};
 	memcpy(fresh.pg_rx, p->pg_rx, sizeof(p->pg_rx));
 	memcpy(fresh.pg_tx, p->pg_tx, sizeof(p->pg_tx));
 	*p = fresh;
@@ -279,6 +280,11 @@ static int port_del_handler(const void *req, uint32_t len, struct ctl_resp *r)
 
 	addr_remove_all(q->port);
 	neigh_flush_port(q->port, false);
+	if (p->punt_port != VR_PORT_NONE)
+		dp.ports[p->punt_port].exception_of = VR_PORT_NONE;
+	if (p->exception_of != VR_PORT_NONE)
+		__atomic_store_n(&dp.ports[p->exception_of].punt_port, VR_PORT_NONE,
+				 __ATOMIC_RELEASE);
 	p->admin_up = false;
 	__atomic_store_n(&p->in_use, false, __ATOMIC_RELEASE);
 	ports_publish_rxqs(); /* waits until no worker polls or sends on it */
@@ -296,7 +302,8 @@ static int port_set_handler(const void *req, uint32_t len, struct ctl_resp *r)
 	if (!port_valid(q->port))
 		return ctl_err(r, ENOENT, "port %u does not exist", q->port);
 	struct port *p = &dp.ports[q->port];
-	uint32_t known = VR_PORT_SET_MTU | VR_PORT_SET_VRF | VR_PORT_SET_UP | VR_PORT_SET_MAC;
+	uint32_t known = VR_PORT_SET_MTU | VR_PORT_SET_VRF | VR_PORT_SET_UP | VR_PORT_SET_MAC |
+			 VR_PORT_SET_PUNT;
 	if (q->mask & ~known)
 		return ctl_err(r, EINVAL, "unknown bits 0x%x in mask", q->mask & ~known);
 
@@ -311,6 +318,16 @@ static int port_set_handler(const void *req, uint32_t len, struct ctl_resp *r)
 			return ctl_err(r, EBUSY,
 				       "port %s has addresses in vrf %u; remove them first",
 				       p->name, p->vrf);
+	}
+	if (q->mask & VR_PORT_SET_PUNT && q->punt_port != VR_PORT_NONE) {
+		if (!port_valid(q->punt_port) || q->punt_port == q->port)
+			return ctl_err(r, EINVAL, "port %s: exception port %u is not another port",
+				       p->name, q->punt_port);
+		const struct port *x = &dp.ports[q->punt_port];
+		if ((x->exception_of != VR_PORT_NONE && x->exception_of != q->port) ||
+		    x->punt_port != VR_PORT_NONE)
+			return ctl_err(r, EBUSY, "port %s is already an exception port or has one",
+				       x->name);
 	}
 	struct rte_ether_addr mac, old_mac = p->mac;
 	memcpy(mac.addr_bytes, q->mac, sizeof(q->mac));
@@ -339,6 +356,16 @@ static int port_set_handler(const void *req, uint32_t len, struct ctl_resp *r)
 	}
 	if (q->mask & VR_PORT_SET_VRF)
 		p->vrf = q->vrf;
+	if (q->mask & VR_PORT_SET_PUNT) {
+		/* the exception port first, so a worker never punts to a port that
+		 * does not yet know whose it is */
+		if (p->punt_port != VR_PORT_NONE)
+			dp.ports[p->punt_port].exception_of = VR_PORT_NONE;
+		if (q->punt_port != VR_PORT_NONE)
+			__atomic_store_n(&dp.ports[q->punt_port].exception_of, q->port,
+					 __ATOMIC_RELEASE);
+		__atomic_store_n(&p->punt_port, q->punt_port, __ATOMIC_RELEASE);
+	}
 	if ((q->mask & VR_PORT_SET_UP) && q->admin_up != p->admin_up) {
 		if (q->admin_up) {
 			if (!p->started) {
@@ -392,6 +419,8 @@ static int port_list_handler(const void *req, uint32_t len, struct ctl_resp *r)
 		e->kind = p->kind;
 		e->n_rxq = p->n_rxq;
 		e->n_txq = p->n_txq;
+		e->punt_port = p->punt_port;
+		e->exception_of = p->exception_of;
 		e->rxd = p->rxd;
 		e->txd = p->txd;
 		if (p->addrs != NULL) {

@@ -7,6 +7,7 @@
 
 #include "arp.h"
 #include "ip4.h"
+#include "exception.h"
 #include "nat.h"
 #include "worker.h"
 
@@ -94,12 +95,34 @@ static void worker_route_originated(struct worker *w)
 	}
 }
 
+/* Frames the control namespace sent into an exception port. */
+static void worker_rx_exception(struct worker *w, uint16_t xport, uint16_t owner,
+				struct rte_mbuf **pkts, uint16_t n)
+{
+	struct rte_mbuf *route[VR_BURST];
+	uint16_t n_route = 0;
+	uint64_t bytes = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		bytes += pkts[i]->pkt_len;
+		struct rte_mbuf *m = exception_input(w, pkts[i], xport, owner);
+		if (m != NULL)
+			route[n_route++] = m;
+	}
+	counter_add(w->stats, xport, VR_CNT_RX_PACKETS, n);
+	counter_add(w->stats, xport, VR_CNT_RX_BYTES, bytes);
+	ip4_route(w, route, n_route, ROUTE_ORIGINATED);
+}
+
 static void worker_rx_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
 {
 	const struct port *p = &dp.ports[port];
 	struct rte_mbuf *ip[VR_BURST];
 	uint16_t n_ip = 0;
 	uint64_t bytes = 0;
+	uint16_t owner = __atomic_load_n(&p->exception_of, __ATOMIC_ACQUIRE);
+
+	if (owner != VR_PORT_NONE)
+		return worker_rx_exception(w, port, owner, pkts, n);
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];

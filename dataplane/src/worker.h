@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -41,6 +42,21 @@ static inline void worker_wake_ctl(struct rte_ring *r)
 		if (write(dp.ctl_wake_fd, &one, sizeof(one)) < 0) { /* EAGAIN: already woken */
 		}
 	}
+}
+
+/* Refills this worker's token buckets after the control thread changed the
+ * rates (it never writes them itself). */
+static inline void worker_params_refresh(struct worker *w)
+{
+	if (likely(!w->params_changed))
+		return;
+	struct token_bucket fresh = {.tokens = dp.params.icmp_burst, .last_tsc = rte_rdtsc()};
+	w->icmp_tb = fresh;
+	fresh.tokens = dp.params.punt_burst;
+	for (unsigned int p = 0; p < VR_MAX_PORTS; p++)
+		for (unsigned int c = 0; c < 4; c++)
+			w->punt_tb[p][c] = fresh;
+	w->params_changed = false;
 }
 
 /* Hand a packet to the control thread (PKT_HOLD or PKT_PUNT). */

@@ -75,8 +75,12 @@ def test_masquerade_http_udp_and_ping(nat_router):
     # the outside server sees the router's address, not the inside host's
     assert curl("vn-in", "http://203.0.113.2/") == "203.0.113.1"
     serve(nat_router, "vn-out", "udpecho.py", "203.0.113.2", 5353)
-    out = sh("vn-in", "python3 -c \"import socket; s=socket.socket(2,2); s.settimeout(2); "
-                      "s.sendto(b'hello', ('203.0.113.2', 5353)); print(s.recv(100).decode())\"")
+    # the echo server may still be starting: ask again until it answers
+    out = sh("vn-in", "python3 -c \"import socket; s=socket.socket(2,2); s.settimeout(0.2)\n"
+                      "for i in range(50):\n"
+                      "  s.sendto(b'hello', ('203.0.113.2', 5353))\n"
+                      "  try: print(s.recv(100).decode()); break\n"
+                      "  except TimeoutError: pass\"")
     assert out.stdout.strip() == "hello from 203.0.113.1"
     assert "3 received" in sh("vn-in", "ping -c 3 -i 0.2 -W 2 203.0.113.2").stdout
     stub = nat_pb2_grpc.NatServiceStub(nat_router.channel)

@@ -238,9 +238,9 @@ def test_addresses(vr):
 
 def test_vrfs(vr):
     t = vr.table("vrf", "show")
-    assert t[0] == ["NAME", "ID", "ROUTES", "FIB", "MAX_ROUTES", "INTERFACES"]
+    assert t[0] == ["NAME", "ID", "ROUTES", "FIB", "MAX_ROUTES", "NAMESPACE", "INTERFACES"]
     rows = rows_by_first(t)
-    assert rows["default"][1] == "0" and rows["red"][1] == "1" and rows["red"][5] == "red0"
+    assert rows["default"][1] == "0" and rows["red"][1] == "1" and rows["red"][6] == "red0"
     added = vr.json("vrf", "add", "green", "id", "7", "max-routes", "1024")
     assert (added["name"], added["id"], added["max_routes"]) == ("green", 7, 1024)
     assert rows_by_first(vr.table("vrf", "show"))["green"][:2] == ["green", "7"]

@@ -484,7 +484,8 @@ def test_arp_and_icmp_settings_apply_live(router):
     assert e.commit() == (2, want)  # a version of its own, so rollback undoes it
     assert fd.calls[calls:] == ["params_set"]
     assert fd.params == dict(arp_reachable_ms=5000, arp_retrans_ms=1000, arp_max_probes=5,
-                             arp_queue_len=16, icmp_rate=10, icmp_burst=2, idle_sleep_us=50)
+                             arp_queue_len=16, icmp_rate=10, icmp_burst=2, idle_sleep_us=50,
+                             punt_rate=2000, punt_burst=500)
     d = e.running_config().dataplane
     assert (d.arp.reachable_ms, d.icmp.rate, d.idle_sleep_us) == (5000, 10, 50)
     # A fresh dataplane gets them too.

@@ -9,7 +9,7 @@ import time
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
-from fake_dataplane import HDR, FakeDataplane
+from unit.fake_dataplane import HDR, FakeDataplane
 
 from vrouter.dataplane import messages as m
 from vrouter.dataplane.client import (

@@ -25,9 +25,9 @@ def show(ctx, a):
     if ctx.json:
         data = [out.to_dict(v) for v in vrfs]
         return out.emit_json(data[0] if a.name else data)
-    out.table(["NAME", "ID", "ROUTES", "FIB", "MAX_ROUTES", "INTERFACES"],
+    out.table(["NAME", "ID", "ROUTES", "FIB", "MAX_ROUTES", "NAMESPACE", "INTERFACES"],
               [(v.name, v.id, v.routes, v.fib_routes, v.max_routes or "default",
-                " ".join(v.interfaces) or "-") for v in vrfs])
+                v.control_namespace or "-", " ".join(v.interfaces) or "-") for v in vrfs])
 
 
 @command("vrf add", "add a VRF", NAME, words=w.Words(

@@ -37,7 +37,7 @@ def _dataplane(d: DataplaneConfig) -> dict[str, Any]:
         v, dv = getattr(d, f.name), getattr(base, f.name)
         if v == dv:
             continue
-        if f.name in ("arp", "icmp"):
+        if f.name in ("arp", "icmp", "punt"):
             out[f.name] = {k: x for k, x in asdict(v).items() if asdict(dv)[k] != x}
         elif isinstance(v, tuple):
             out[f.name] = list(v)
@@ -113,6 +113,8 @@ def to_dict(cfg: RouterConfig) -> dict[str, Any]:
     nat = _nat(cfg)
     if nat:
         out["nat"] = nat
+    if not cfg.control_plane:
+        out["control_plane"] = False
     if cfg.demo_hosts:
         out["demo_hosts"] = [
             {"name": h.name, "interface": h.interface, "address": str(h.address),

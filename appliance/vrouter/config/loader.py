@@ -25,6 +25,7 @@ from .model import (
     NatRule,
     NatTimeouts,
     Neighbor,
+    PuntSettings,
     Prefix,
     RouterConfig,
     Route,
@@ -140,7 +141,7 @@ def _dataplane(ctx: _Ctx, raw: Any) -> DataplaneConfig:
     p = "dataplane"
     d = _mapping(ctx, p, raw, {"main_lcore", "workers", "hugepages", "memory_mb", "mbufs",
                                "nexthops", "idle_sleep_us", "extra_eal", "arp", "icmp",
-                               "nat_sessions"})
+                               "punt", "nat_sessions"})
     kw: dict[str, Any] = {}
     if "main_lcore" in d:
         kw["main_lcore"] = _int(ctx, f"{p}.main_lcore", d["main_lcore"], 0, 1023)
@@ -171,6 +172,9 @@ def _dataplane(ctx: _Ctx, raw: Any) -> DataplaneConfig:
         kw["arp"] = _dataclass_ints(ctx, f"{p}.arp", d["arp"], ArpSettings, {
             "reachable_ms": (10, 3600000), "retrans_ms": (10, 60000), "max_probes": (1, 100),
             "queue_len": (0, 256), "table_size": (8, 1 << 20)})
+    if "punt" in d:
+        kw["punt"] = _dataclass_ints(ctx, f"{p}.punt", d["punt"], PuntSettings, {
+            "rate": (0, 10000000), "burst": (0, 100000)})
     if "icmp" in d:
         kw["icmp"] = _dataclass_ints(ctx, f"{p}.icmp", d["icmp"], IcmpSettings, {
             "rate": (0, 1000000), "burst": (0, 100000)})
@@ -418,7 +422,7 @@ def _check_consistency(ctx: _Ctx, cfg: RouterConfig) -> None:
 def parse(data: Any, source: str = "<config>") -> RouterConfig:
     ctx = _Ctx(source)
     top = _mapping(ctx, "", data, {"dataplane", "vrfs", "interfaces", "routes", "neighbors",
-                                   "nat", "demo_hosts", "api"})
+                                   "nat", "control_plane", "demo_hosts", "api"})
     api = _api(ctx, top.get("api"))
     vrfs = _vrfs(ctx, top.get("vrfs"))
     vrf_names = {v.name for v in vrfs}
@@ -432,6 +436,7 @@ def parse(data: Any, source: str = "<config>") -> RouterConfig:
         routes=_routes(ctx, top.get("routes"), vrf_names),
         neighbors=_neighbors(ctx, top.get("neighbors"), ifnames),
         nat=nat, nat_timeouts=nat_timeouts,
+        control_plane=_bool(ctx, "control_plane", top.get("control_plane", True)),
         demo_hosts=_demo_hosts(ctx, top.get("demo_hosts"), ifnames),
         api=api,
     )

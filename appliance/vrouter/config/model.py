@@ -30,6 +30,14 @@ class IcmpSettings:
 
 
 @dataclass(frozen=True)
+class PuntSettings:
+    """Traffic to the control namespaces, per port, per protocol, per worker."""
+
+    rate: int = 2000  # packets per second
+    burst: int = 500
+
+
+@dataclass(frozen=True)
 class NatTimeouts:
     """Idle timeouts in seconds (RFC 5382, RFC 4787, RFC 5508 minimums)."""
 
@@ -52,6 +60,7 @@ class DataplaneConfig:
     extra_eal: tuple[str, ...] = ()
     arp: ArpSettings = field(default_factory=ArpSettings)
     icmp: IcmpSettings = field(default_factory=IcmpSettings)
+    punt: PuntSettings = field(default_factory=PuntSettings)
     nat_sessions: int = 65536  # all workers together; a startup setting
 
 
@@ -196,6 +205,7 @@ class RouterConfig:
     neighbors: tuple[Neighbor, ...] = ()
     nat: tuple[NatRule, ...] = ()
     nat_timeouts: NatTimeouts = field(default_factory=NatTimeouts)
+    control_plane: bool = True  # control namespaces per VRF (the router's own stack)
     demo_hosts: tuple[DemoHost, ...] = ()
     api: ApiConfig = field(default_factory=ApiConfig)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from ..config.model import (ArpSettings, DataplaneConfig, IcmpSettings, Interface, NatRule,
-                            NatTimeouts, Neighbor, Route, Vrf)
+                            NatTimeouts, Neighbor, PuntSettings, Route, Vrf)
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,16 @@ class NatDel:
 
 
 @dataclass(frozen=True)
+class LearnedSet:
+    """Routes a routing daemon put in (adds) or took out of (dels) a VRF's
+    control namespace: RIB state, not configuration."""
+
+    vrf: str
+    adds: tuple  # (Prefix, rib.Candidate) pairs
+    dels: tuple
+
+
+@dataclass(frozen=True)
 class LiveParams:
     """The dataplane settings that apply without a restart."""
 
@@ -80,10 +90,11 @@ class LiveParams:
     icmp: IcmpSettings
     idle_sleep_us: int
     nat: NatTimeouts = NatTimeouts()
+    punt: PuntSettings = PuntSettings()
 
     @classmethod
     def of(cls, d: DataplaneConfig, nat: NatTimeouts = NatTimeouts()) -> LiveParams:
-        return cls(d.arp, d.icmp, d.idle_sleep_us, nat)
+        return cls(d.arp, d.icmp, d.idle_sleep_us, nat, d.punt)
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,7 @@ class ParamsSet:
 
 
 Change = Union[VrfAdd, VrfDel, InterfaceAdd, InterfaceDel, InterfaceUpdate, RouteAdd, RouteDel,
-               NeighborAdd, NeighborDel, NatAdd, NatDel, ParamsSet]
+               NeighborAdd, NeighborDel, NatAdd, NatDel, ParamsSet, LearnedSet]
 
 
 def inverse(c: Change) -> Change:
@@ -122,6 +133,8 @@ def inverse(c: Change) -> Change:
             return NatAdd(r)
         case ParamsSet(old, new):
             return ParamsSet(new, old)
+        case LearnedSet(vrf, adds, dels):
+            return LearnedSet(vrf, dels, adds)
     raise TypeError(f"not a change: {c!r}")
 
 
@@ -157,6 +170,9 @@ def describe(c: Change) -> str:
             return f"+ neighbor {n.ip} {n.mac} on {n.interface}"
         case NeighborDel(n):
             return f"- neighbor {n.ip} {n.mac} on {n.interface}"
+        case LearnedSet(vrf, adds, dels):
+            return "\n".join([f"+ learned {p} ({c.origin}) vrf {vrf}" for p, c in adds] +
+                             [f"- learned {p} ({c.origin}) vrf {vrf}" for p, c in dels])
         case NatAdd(r):
             return f"+ nat {nat_text(r)}"
         case NatDel(r):
@@ -172,6 +188,7 @@ def _leaves(p: LiveParams) -> list[tuple[str, int]]:
     return [*((f"arp.{k}", v) for k, v in vars(p.arp).items()),
             *((f"icmp.{k}", v) for k, v in vars(p.icmp).items()),
             ("idle_sleep_us", p.idle_sleep_us),
+            *((f"punt.{k}", v) for k, v in vars(p.punt).items()),
             *((f"nat.timeouts.{k}", v) for k, v in vars(p.nat).items())]
 
 

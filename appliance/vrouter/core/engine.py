@@ -54,6 +54,7 @@ class Engine:
         self.config_path = config_path
         self.dataplane_up = False
         self.down_since: str | None = None
+        self.after_commit: list = []  # callables run after each change (mirrors)
 
     # ---- dataplane connection ----
 
@@ -78,9 +79,12 @@ class Engine:
 
     # ---- transactions ----
 
-    def transaction(self, changes: list[ch.Change], comment: str = "") -> int:
+    def transaction(self, changes: list[ch.Change], comment: str = "",
+                    record: bool = True) -> int:
         """Applies the changes all together or not at all; returns the new
-        version number (the current one if there was nothing to do)."""
+        version number (the current one if there was nothing to do).
+        record=False: state that is not configuration (learned routes):
+        no version, nothing to roll back to."""
         with self.lock:
             if not self.dataplane_up:
                 raise Unavailable("the dataplane is down (restarting); try again shortly")
@@ -104,10 +108,22 @@ class Engine:
                 raise
             self.state.rib.commit()
             self.executor.begin()
-            self.version += 1
-            self.history.append(Version(self.version, now_rfc3339(), comment, tuple(changes)))
-            self._announce(route_ops, comment)
+            if record:
+                self.version += 1
+                self.history.append(Version(self.version, now_rfc3339(), comment,
+                                            tuple(changes)))
+            self._announce(route_ops, comment if record else "")
+            for hook in self.after_commit:
+                try:
+                    hook()
+                except Exception:  # noqa: BLE001 - a mirror must not undo a commit
+                    log.exception("after-commit hook failed")
             return self.version
+
+    def learned(self, vrf: str, adds: dict, dels: dict) -> None:
+        """Routes a daemon announced or withdrew in the VRF's namespace."""
+        self.transaction([ch.LearnedSet(vrf, tuple(adds.items()), tuple(dels.items()))],
+                         record=False)
 
     def _abort(self, applied: list[ch.Change]) -> None:
         try:
@@ -140,8 +156,9 @@ class Engine:
         else:
             total = sum(len(o.prefixes) if isinstance(o, RouteBulkOp) else 1 for o in route_ops)
             self.events.publish(Event("route_added", detail=f"{total} FIB changes"))
-        self.events.publish(Event("config_committed",
-                                  detail=f"version {self.version}: {comment}".rstrip(": ")))
+        if comment:
+            self.events.publish(Event("config_committed",
+                                      detail=f"version {self.version}: {comment}"))
 
     # ---- whole configurations ----
 
@@ -164,7 +181,7 @@ class Engine:
 
     def _check_startup_only(self, cfg: RouterConfig) -> None:
         b, c = self.base.dataplane, cfg.dataplane
-        live = ("arp", "icmp", "idle_sleep_us")
+        live = ("arp", "icmp", "idle_sleep_us", "punt")
         changed = [f"dataplane.{f}" for f in DataplaneConfig.__dataclass_fields__
                    if f not in live and getattr(b, f) != getattr(c, f)]
         if b.arp.table_size != c.arp.table_size:

@@ -17,6 +17,7 @@ from ..config.model import (DEFAULT_VRF, DataplaneConfig, Interface, NatRule, Ne
 from .changes import nat_text as describe_nat
 from .changes import (
     Change,
+    LearnedSet,
     LiveParams,
     NatAdd,
     NatDel,
@@ -86,7 +87,8 @@ def params_fields(p: LiveParams) -> dict[str, int]:
     """LiveParams as DataplaneClient.params_set() keywords."""
     return dict(arp_reachable_ms=p.arp.reachable_ms, arp_retrans_ms=p.arp.retrans_ms,
                 arp_max_probes=p.arp.max_probes, arp_queue_len=p.arp.queue_len,
-                icmp_rate=p.icmp.rate, icmp_burst=p.icmp.burst, idle_sleep_us=p.idle_sleep_us)
+                icmp_rate=p.icmp.rate, icmp_burst=p.icmp.burst, idle_sleep_us=p.idle_sleep_us,
+                punt_rate=p.punt.rate, punt_burst=p.punt.burst)
 
 
 def _addr_candidates(itf: Interface, a: IPv4Interface) -> list[tuple[Prefix, Candidate]]:
@@ -111,6 +113,7 @@ class RouterState:
         self.nat_claims: dict[tuple[str, IPv4Address], int] = {}
         # ids are per rule for good: a rule re-added by an undo keeps its id
         self._nat_ids: dict[NatRule, int] = {}
+        self.learned: dict[str, dict[Prefix, Candidate]] = {}  # vrf -> routes
         self._add_vrf(default_vrf)  # sized at start (--vrf0-routes); always there
 
     # ---- queries ----
@@ -121,7 +124,7 @@ class RouterState:
     def to_config(self, base: RouterConfig) -> RouterConfig:
         """The running state as a config (with `base`'s startup-only sections)."""
         dataplane = replace(base.dataplane, arp=self.params.arp, icmp=self.params.icmp,
-                            idle_sleep_us=self.params.idle_sleep_us)
+                            idle_sleep_us=self.params.idle_sleep_us, punt=self.params.punt)
         return replace(base, dataplane=dataplane, nat=tuple(self.nat),
                        nat_timeouts=self.params.nat,
                        vrfs=tuple(sorted(self.vrfs.values(), key=lambda v: v.id)),
@@ -157,6 +160,8 @@ class RouterState:
                 self.params = new
                 return [ParamsOp(params_fields(old), params_fields(new), vars(old.nat),
                                  vars(new.nat))]
+            case LearnedSet(vrf, adds, dels):
+                return self._learned(vrf, adds, dels)
             case NatAdd(r):
                 return self._nat_add(r)
             case NatDel(r):
@@ -192,6 +197,8 @@ class RouterState:
             raise FailedPrecondition(f"vrf {v.name} still has {routes} static routes")
         if any(r.vrf == v.name for r in self.nat):
             raise FailedPrecondition(f"vrf {v.name} still has NAT rules")
+        if self.learned.get(v.name):
+            raise FailedPrecondition(f"vrf {v.name} still has learned routes")
         leaking = [r for r in self.routes.values() if r.via_vrf == v.name]
         if leaking:
             raise FailedPrecondition(f"vrf {leaking[0].vrf} has routes via vrf {v.name} "
@@ -366,6 +373,22 @@ class RouterState:
             raise NotFound(f"static neighbor {n.ip} on {n.interface} not found")
         del self.neighbors[(n.interface, n.ip)]
         return [NeighOp(False, n.interface, n.ip, n.mac)]
+
+    # Learned routes
+
+    def _learned(self, vrf: str, adds: tuple, dels: tuple) -> list[Op]:
+        self._vrf(vrf)
+        mine = self.learned.get(vrf, {})
+        if any(mine.get(p) != c for p, c in dels) or any(p in mine for p, _ in adds
+                                                         if p not in dict(dels)):
+            raise FailedPrecondition(f"learned routes of vrf {vrf} changed meanwhile")
+        ops = self.rib.update(adds=[(vrf, p, c) for p, c in adds],
+                              dels=[(vrf, p, c) for p, c in dels])
+        mine = self.learned.setdefault(vrf, {})
+        for p, _ in dels:
+            del mine[p]
+        mine.update(adds)
+        return ops
 
     # NAT
 

@@ -235,6 +235,7 @@ def _port(p: m.PortInfo) -> Port:
         admin_up=bool(p.admin_up), link_up=bool(p.link_up), link_speed=p.link_speed,
         n_rxq=p.n_rxq, n_txq=p.n_txq, rxd=p.rxd, txd=p.txd,
         addrs=tuple(IPv4Interface((a.ip, a.plen)) for a in addrs),
+        punt_port=p.punt_port, exception_of=p.exception_of,
     )
 
 
@@ -403,9 +404,13 @@ class DataplaneClient:
 
     def port_set(
         self, port: int, mtu: int | None = None, vrf: int | None = None,
-        admin_up: bool | None = None, mac: str | None = None,
+        admin_up: bool | None = None, mac: str | None = None, punt_port: int | None = None,
     ) -> None:
+        """Change the given fields. punt_port: the port's exception port
+        (VR_PORT_NONE to remove it)."""
         req = m.PortSetReq(port=port)
+        if punt_port is not None:
+            req.punt_port, req.mask = punt_port, req.mask | m.VR_PORT_SET_PUNT
         if mtu is not None:
             req.mtu, req.mask = mtu, req.mask | m.VR_PORT_SET_MTU
         if vrf is not None:

@@ -36,11 +36,15 @@ VR_PARAM_ARP_QUEUE_LEN = 1 << 3
 VR_PARAM_ICMP_RATE = 1 << 4
 VR_PARAM_ICMP_BURST = 1 << 5
 VR_PARAM_IDLE_SLEEP_US = 1 << 6
+VR_PARAM_PUNT_RATE = 1 << 7
+VR_PARAM_PUNT_BURST = 1 << 8
 
 VR_PORT_SET_MTU = 1 << 0
 VR_PORT_SET_VRF = 1 << 1
 VR_PORT_SET_UP = 1 << 2
 VR_PORT_SET_MAC = 1 << 3
+VR_PORT_SET_PUNT = 1 << 4
+VR_PORT_NONE = 0xFFFF
 
 VR_ROUTE_REPLACE = 0x1
 
@@ -192,6 +196,8 @@ class Params(_S):
         ("icmp_rate", c_uint32),
         ("icmp_burst", c_uint32),
         ("idle_sleep_us", c_uint32),
+        ("punt_rate", c_uint32),
+        ("punt_burst", c_uint32),
     ]
 
 
@@ -204,6 +210,8 @@ PARAM_BITS: dict[str, int] = {
     "icmp_rate": VR_PARAM_ICMP_RATE,
     "icmp_burst": VR_PARAM_ICMP_BURST,
     "idle_sleep_us": VR_PARAM_IDLE_SLEEP_US,
+    "punt_rate": VR_PARAM_PUNT_RATE,
+    "punt_burst": VR_PARAM_PUNT_BURST,
 }
 
 
@@ -235,7 +243,9 @@ class PortSetReq(_S):
         ("vrf", c_uint16),
         ("admin_up", c_uint8),
         ("mac", Mac),
-        ("_pad", c_uint8 * 7),
+        ("_pad", c_uint8),
+        ("punt_port", c_uint16),
+        ("_pad2", c_uint8 * 6),
     ]
 
 
@@ -257,6 +267,8 @@ class PortInfo(_S):
         ("kind", c_uint8),
         ("n_addrs", c_uint8),
         ("link_speed", c_uint32),
+        ("punt_port", c_uint16),
+        ("exception_of", c_uint16),
         ("n_rxq", c_uint16),
         ("n_txq", c_uint16),
         ("rxd", c_uint16),

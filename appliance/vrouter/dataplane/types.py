@@ -30,6 +30,8 @@ class Params:
     icmp_rate: int
     icmp_burst: int
     idle_sleep_us: int
+    punt_rate: int
+    punt_burst: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class Port:
     rxd: int
     txd: int
     addrs: tuple[IPv4Interface, ...] = ()
+    punt_port: int = 0xFFFF     # its exception port (0xFFFF: none)
+    exception_of: int = 0xFFFF  # it is that port's exception port
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from .base import check_name, rpc
 class VrfService(pb_grpc.VrfServiceServicer):
     def __init__(self, app) -> None:
         self.engine = app.engine
+        self.hoststack = getattr(app, "hoststack", None)
 
     def _pb(self, v: Vrf) -> pb.Vrf:
         st = self.engine.state
@@ -22,8 +23,10 @@ class VrfService(pb_grpc.VrfServiceServicer):
         itfs = [i for i in st.interfaces.values() if i.vrf == v.name]
         # the dataplane installs a local /32 and a connected route per address
         own = sum(1 + (a.network.prefixlen < 32) for i in itfs for a in i.addresses)
+        ns = self.hoststack.namespace(v.name) if self.hoststack is not None else ""
         return pb.Vrf(name=v.name, id=v.id, max_routes=v.max_routes, num_tbl8=v.num_tbl8,
-                      interfaces=[i.name for i in itfs], routes=rib, fib_routes=fib + own)
+                      interfaces=[i.name for i in itfs], routes=rib, fib_routes=fib + own,
+                      control_namespace=ns)
 
     @rpc
     def List(self, request, context):
