@@ -4,6 +4,7 @@ veth pairs) and real Linux hosts in network namespaces."""
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 
 import pytest
@@ -32,7 +33,7 @@ def appliance(tmp_path):
     def start(text: str) -> Appliance:
         n = next(_run)
         cfg = parse(yaml.safe_load(text), "<test>")
-        app = Appliance(cfg, tmp_path / "run", name=f"e2e{n}")
+        app = Appliance(cfg, tmp_path / "run", name=f"e2e{os.getpid()}-{n}")
         app.start()
         started.append(app)
         return app

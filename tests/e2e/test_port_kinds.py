@@ -6,6 +6,7 @@ PCI NICs cannot be tested on a machine without one; every virtual kind is.
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import time
 from ipaddress import IPv4Interface
@@ -25,7 +26,7 @@ _n = itertools.count()
 
 @pytest.fixture
 def dataplane(tmp_path):
-    s = DataplaneSettings(socket=tmp_path / "dp.sock", file_prefix=f"kinds{next(_n)}",
+    s = DataplaneSettings(socket=tmp_path / "dp.sock", file_prefix=f"kinds{os.getpid()}-{next(_n)}",
                           hugepages="no", memory_mb=256, mbufs=8192)
     proc = DataplaneProcess(s, log_path=tmp_path / "dataplane.log")
     client = proc.start()

@@ -3,6 +3,7 @@ TLS, streaming counters and events, error codes."""
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import threading
@@ -56,7 +57,7 @@ def start(tmp_path):
     def go(tls: str = "") -> Appliance:
         n = next(_n)
         cfg = parse(yaml.safe_load(CONFIG.format(sock=tmp_path / "api.sock", tls=tls, n=n)), "t")
-        app = Appliance(cfg, tmp_path / "run", name=f"api{n}")
+        app = Appliance(cfg, tmp_path / "run", name=f"api{os.getpid()}-{n}")
         app.start()
         apps.append(app)
         return app

@@ -5,6 +5,7 @@ configuration workflow (load, diff, commit, history, rollback, save)."""
 
 from __future__ import annotations
 
+import os
 import io
 import json
 import signal
@@ -43,7 +44,7 @@ routes:
 def router(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     cfg = parse(yaml.safe_load(CONFIG.format(sock=d / "api.sock")), "<test>")
-    app = Appliance(cfg, d / "run", name="clitest")
+    app = Appliance(cfg, d / "run", name=f"clitest{os.getpid()}")
     app.start()
     app.sock = d / "api.sock"
     yield app
@@ -533,7 +534,7 @@ dataplane: {{hugepages: no, memory_mb: 256, mbufs: 8192}}
 interfaces: {{lan0: {{device: "net_null7,size=64", up: false, addresses: [10.3.0.1/24]}}}}
 """)
     proc = subprocess.Popen([sys.executable, "-m", "vrouter.cli", "run", "-c", str(cfg),
-                             "--run-dir", str(tmp_path / "run"), "--name", "clirun"],
+                             "--run-dir", str(tmp_path / "run"), "--name", f"clirun{os.getpid()}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30

@@ -6,6 +6,7 @@ and every byte that comes out is checked.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from pathlib import Path
 
@@ -31,7 +32,7 @@ class PacketRouter:
     router_mac(i) when created by `add_ports`."""
 
     def __init__(self, tmp: Path, **settings) -> None:
-        s = DataplaneSettings(socket=tmp / "dp.sock", file_prefix=f"pkt{next(_prefix)}",
+        s = DataplaneSettings(socket=tmp / "dp.sock", file_prefix=f"pkt{os.getpid()}-{next(_prefix)}",
                               memory_mb=256, mbufs=8192, hugepages="no", **settings)
         self.proc = DataplaneProcess(s, log_path=tmp / "dataplane.log")
         self.dp: DataplaneClient = self.proc.start()
