@@ -130,6 +130,9 @@ class ControlNamespaces:
 
     def _update(self, m: Mirror, itf: Interface) -> None:
         _ip("-n", m.namespace, "link", "set", "dev", itf.name, "mtu", str(itf.mtu))
+        if itf.mac and itf.mac != m.mac:
+            _ip("-n", m.namespace, "link", "set", "dev", itf.name, "address", itf.mac)
+            m.mac = itf.mac
         for a in m.interface.addresses:
             if a not in itf.addresses:
                 _ip("-n", m.namespace, "addr", "del", str(a), "dev", itf.name)
