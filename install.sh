@@ -19,18 +19,19 @@ esac
 # What a built vrouter runs on: the DPDK libraries the dataplane links
 # (tests/deploy checks this list against the binary), the mempool driver and
 # the poll-mode drivers of every port kind the README lists, Python, and the
-# tools the demo hosts use.
-runtime_pkgs=(python3 iproute2 ethtool procps tini
+# tools the demo hosts, the control namespaces and `vrouter ping/traceroute` use.
+runtime_pkgs=(python3 iproute2 ethtool procps iputils-ping traceroute tini
       librte-eal23 librte-ethdev23 librte-mbuf23 librte-mempool23 librte-ring23
       librte-hash23 librte-rcu23 librte-fib23 librte-rib23 librte-ip-frag23
-      librte-net-ring23 librte-mempool-ring23 librte-bus-vdev23 librte-bus-pci23
+      librte-net-ring23 librte-bpf23 libpcap0.8
+      librte-mempool-ring23 librte-bus-vdev23 librte-bus-pci23
       librte-net-af-packet23 librte-net-af-xdp23 librte-net-tap23 librte-net-memif23
       librte-net-pcap23 librte-net-null23 librte-net-vhost23 librte-net-virtio23
       librte-net-iavf23 librte-net-ice23 librte-net-i40e23 librte-net-ixgbe23
       librte-net-mlx5-23)
-pkgs=(libdpdk-dev dpdk-dev pkg-config meson ninja-build gcc python3 python3-venv
+pkgs=(libdpdk-dev dpdk-dev libpcap-dev pkg-config meson ninja-build gcc python3 python3-venv
       python3-pip iproute2 iputils-ping ethtool procps)
-[ "$want_test" = yes ] && pkgs+=(traceroute iperf3 tcpdump curl gdb tini bird2)
+[ "$want_test" = yes ] && pkgs+=(traceroute iperf3 tcpdump curl gdb tini bird2 clang libclang-rt-14-dev llvm)
 [ "$want_runtime_only" = yes ] && pkgs=("${runtime_pkgs[@]}")
 
 missing=()

@@ -1,5 +1,15 @@
 """The appliance: demo hosts, the dataplane process and its supervision, the
-engine that holds the running state, and the gRPC API."""
+engine that holds the running state, and the gRPC API.
+
+Lifetimes. The dataplane runs in its own session and is recorded in
+<run_dir>/dataplane.json: if the management plane dies (SIGKILL, a crash) the
+dataplane goes on forwarding, and the next `vrouter run` with the same
+configuration adopts it (reconnects, compares it with the configuration,
+changes only what differs; core/adopt.py) instead of starting over. A
+dataplane that dies is restarted and the running state replayed into it.
+`stop()` (SIGTERM/SIGINT of `vrouter run`) ends both and removes what they
+made: demo hosts, control namespaces, sockets, DPDK runtime files.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +21,18 @@ from pathlib import Path
 from . import __version__
 from .api import ApiServer
 from .config.model import RouterConfig
+from .core.adopt import CannotAdopt
 from .core.engine import Engine
 from .core.events import Event
-from .dataplane.client import DataplaneUnavailable
-from .dataplane.messages import NeighState
+from .dataplane.client import DataplaneError, DataplaneUnavailable
+from .dataplane.messages import VR_PORT_NONE, NeighState
 from .dataplane.process import DataplaneProcess, DataplaneSettings
-from .demo import HostLink, create_demo_hosts
+from .demo import HostLink, create_demo_hosts, demo_links
 from .hoststack import HostStack
 
 log = logging.getLogger("vrouter")
 
-SUPERVISE_PERIOD_S = 0.2
+SUPERVISE_PERIOD_S = 0.05  # how soon a dead dataplane is noticed (a waitpid)
 POLL_PERIOD_S = 1.0  # link and neighbour events
 
 
@@ -38,13 +49,18 @@ def dataplane_settings(cfg: RouterConfig, run_dir: Path, name: str = "vrouter") 
 
 class Appliance:
     def __init__(self, cfg: RouterConfig, run_dir: Path = Path("/run/vrouter"),
-                 name: str = "vrouter", config_path: str | None = None) -> None:
+                 name: str = "vrouter", config_path: str | None = None,
+                 adopt: bool = True) -> None:
         self.cfg = cfg
         self.run_dir = run_dir
         self.engine = Engine(cfg, config_path=config_path)
         self.process = DataplaneProcess(dataplane_settings(cfg, run_dir, name),
-                                        log_path=run_dir / "dataplane.log")
+                                        log_path=run_dir / "dataplane.log",
+                                        state_path=run_dir / "dataplane.json")
+        self.adopt = adopt  # False: a dataplane left running is stopped, not adopted
+        self.adopted: dict[str, int] | None = None  # what adopting it changed
         self.api: ApiServer | None = None
+        self.metrics = None  # MetricsServer, when cfg.metrics.listen is set
         self.hoststack = HostStack(self.engine, name) if cfg.control_plane else None
         self.links: list[HostLink] = []
         self.restarts = 0
@@ -60,24 +76,77 @@ class Appliance:
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.links = create_demo_hosts(self.cfg)
-            self.engine.attach(self.process.start())
-            self.engine.start(self.cfg)
-            if self.hoststack is not None:
-                self.hoststack.start()
+            if not (self.adopt and self._adopt()):
+                self.process.clear_leftovers()
+                self.links = create_demo_hosts(self.cfg)
+                self.engine.attach(self.process.start())
+                self.engine.start(self.cfg)
+                if self.hoststack is not None:
+                    self.hoststack.start()
             self.api = ApiServer(self, self.cfg.api)
             self.api.start()
             self.api.set_serving(True)
+            if self.cfg.metrics.listen:
+                from .metrics import MetricsServer
+                self.metrics = MetricsServer(self, self.cfg.metrics)
         except BaseException:
             self.stop()
             raise
         self._thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         self._thread.start()
 
+    def _adopt(self) -> bool:
+        """Adopts the dataplane a previous management plane left running, if
+        there is one it can talk to; False: start afresh."""
+        rec = self.process.recorded()
+        if rec is None:
+            return False
+        missing = [link.name for _, link in demo_links(self.cfg) if not link.exists()]
+        if missing:  # its ports on them are dead
+            log.warning("demo hosts %s are gone: not adopting the running dataplane (pid %d)",
+                        ", ".join(missing), rec.pid)
+            return False
+        t0 = time.monotonic()
+        dp = self.process.adopt()
+        if dp is None:
+            return False
+        self.links = create_demo_hosts(self.cfg, keep=True)
+        keep = ((lambda p: p.exception_of != VR_PORT_NONE) if self.hoststack is not None
+                else (lambda p: False))
+        learned = (self.hoststack.read_learned([v.name for v in self.cfg.vrfs])
+                   if self.hoststack is not None else {})
+        try:
+            done = self.engine.adopt(dp, self.cfg, keep, learned)
+        except (CannotAdopt, DataplaneError, DataplaneUnavailable) as e:
+            log.warning("the running dataplane (pid %d) cannot be adopted (%s): restarting it "
+                        "with the configuration", rec.pid, e)
+            dp.close()
+            self.engine.detach()
+            self.process.stop()
+            self.engine.attach(self.process.start())  # the state is built: replayed
+            if self.hoststack is not None:
+                self.hoststack.start()
+            return True
+        if self.hoststack is not None:
+            self.hoststack.start(adopt=True)
+        self.adopted = done
+        log.info("adopted the running dataplane (pid %d) in %.2fs; changed in it: %s",
+                 rec.pid, time.monotonic() - t0,
+                 ", ".join(f"{n} {k}" for k, n in sorted(done.items())) or "nothing")
+        self.engine.events.publish(Event("dataplane_up", detail=f"adopted pid {rec.pid}"))
+        return True
+
+    def request_stop(self) -> None:
+        """From a signal handler: stop() is coming; restart nothing meanwhile."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
         if self.api is not None:
             self.api.stop()
             self.api = None
@@ -86,7 +155,11 @@ class Appliance:
         if self.dp is not None:
             self.dp.close()
         self.engine.detach()
-        self.process.stop()
+        pid = self.process.pid
+        status = self.process.stop()
+        if pid is not None:
+            log.info("dataplane (pid %d) stopped%s", pid,
+                     f", exit status {status}" if status is not None else "")
         for link in self.links:
             link.destroy()
         self.links = []
@@ -107,8 +180,11 @@ class Appliance:
                     pass  # it died: the next round restarts it
 
     def _restart_dataplane(self) -> None:
-        status = self.process.proc.returncode if self.process.proc else None
-        log.error("the dataplane exited (status %s); restarting it", status)
+        t0 = time.monotonic()
+        proc = self.process.proc
+        status = proc.poll() if proc is not None else None
+        log.error("the dataplane (pid %s) exited (status %s); restarting it", self.process.pid,
+                  "unknown: adopted" if proc is None else status)
         self.engine.detach()
         if self.api:
             self.api.set_serving(False)
@@ -136,7 +212,8 @@ class Appliance:
             self.api.set_serving(True)
         self.engine.events.publish(Event("dataplane_up", detail=f"restart {self.restarts}, "
                                                               "state replayed"))
-        log.info("dataplane restarted and the running state replayed")
+        log.info("dataplane restarted and the running state replayed in %.2fs",
+                 time.monotonic() - t0)
 
     def _poll_events(self) -> None:
         dp = self.dp

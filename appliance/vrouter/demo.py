@@ -63,6 +63,18 @@ class HostLink:
         _run("ip", "netns", "exec", self.name, "ethtool", "-K", self.host_if, "tx", "off")
         _run("ethtool", "-K", self.router_if, "tx", "off")
 
+    def exists(self) -> bool:
+        """Both ends are in place (a management plane that crashed left them,
+        with the dataplane's port still open on the router end)."""
+        if self.name not in netns.listnetns():
+            return False
+        with IPRoute() as ipr:
+            if not ipr.link_lookup(ifname=self.router_if):
+                return False
+        r = subprocess.run(["ip", "-n", self.name, "link", "show", "dev", self.host_if],
+                           capture_output=True, check=False)
+        return r.returncode == 0
+
     def destroy(self) -> None:
         with IPRoute() as ipr:
             for idx in ipr.link_lookup(ifname=self.router_if):
@@ -83,11 +95,14 @@ def demo_links(cfg: RouterConfig) -> list[tuple[DemoHost, HostLink]]:
     return out
 
 
-def create_demo_hosts(cfg: RouterConfig) -> list[HostLink]:
+def create_demo_hosts(cfg: RouterConfig, keep: bool = False) -> list[HostLink]:
+    """keep: hosts already in place stay as they are (adopting a running
+    dataplane, whose ports are open on them); the others are created."""
     links = []
     try:
         for h, link in demo_links(cfg):
-            link.create(h.address, h.gateway, cfg.interface(h.interface).mtu)
+            if not (keep and link.exists()):
+                link.create(h.address, h.gateway, cfg.interface(h.interface).mtu)
             links.append(link)
     except Exception:
         for link in links:

@@ -66,6 +66,32 @@ def _devargs(vdev_arg: str) -> str:
     return vdev_arg.removeprefix("--vdev=")
 
 
+def worker_cycles(dp) -> dict | None:
+    """The worker's own cycle accounting (struct vr_worker_stats, summed
+    over workers): busy_tsc (TSC cycles of loop iterations that had
+    packets), packets, loops, idle_loops. Growth over a trial gives the
+    router's own cycles per packet, which unlike TSC Hz / pps leaves out
+    the polls that found nothing. None from a dataplane without it."""
+    import ctypes
+
+    from vrouter.dataplane import messages as m
+    if not hasattr(m.MsgType, "WORKER_STATS"):
+        return None
+    try:
+        bodies = dp.request(m.MsgType.WORKER_STATS)
+    except OSError:
+        return None
+    head, item = ctypes.sizeof(m.WorkerStatsResp), ctypes.sizeof(m.WorkerStats)
+    out = {"busy_tsc": 0, "packets": 0, "loops": 0, "idle_loops": 0}
+    for body in bodies:
+        n = m.WorkerStatsResp.from_buffer_copy(body[:head]).n if len(body) >= head else 0
+        for i in range(n):
+            ws = m.WorkerStats.from_buffer_copy(body[head + i * item:head + (i + 1) * item])
+            for k in out:
+                out[k] += getattr(ws, k)
+    return out
+
+
 class VrouterDut(Dut):
     name = "vrouter"
     label = "vrouter, 1 route"
@@ -77,9 +103,13 @@ class VrouterDut(Dut):
         self.dp = None
         self.ports: tuple[int, int] | None = None
 
+    #: the MACs of its ports A and B
+    mac_a = PORT_A_MAC
+    mac_b = PORT_B_MAC
+
     @property
     def flow(self) -> Flow:
-        return Flow(dst_mac=PORT_A_MAC, src_ip="198.18.0.1", dst_ip=_ip(FIRST_DST),
+        return Flow(dst_mac=self.mac_a, src_ip="198.18.0.1", dst_ip=_ip(FIRST_DST),
                     dst_count=self.env.dst_count, dst_step=self.env.dst_step)
 
     def check(self) -> None:
@@ -91,7 +121,15 @@ class VrouterDut(Dut):
     def _destinations(self) -> list[int]:
         return [FIRST_DST + k * self.env.dst_step for k in range(self.env.dst_count)]
 
-    def start(self, port_a_socket: Path, port_b_socket: Path) -> DutContext:
+    def port_devargs(self, port_a_socket: Path, port_b_socket: Path) -> tuple[str, str]:
+        """The two ports: memif servers on the harness's sockets."""
+        return (_devargs(memif_vdev(0, "server", port_a_socket, self.env.rsize)),
+                _devargs(memif_vdev(1, "server", port_b_socket, self.env.rsize)))
+
+    #: a wrapper to start the dataplane with (e.g. in a network namespace)
+    binary: Path | None = None
+
+    def settings(self) -> DataplaneSettings:
         cpu = self.env.cpu
         big = self.routes > 1
         s = DataplaneSettings(
@@ -100,12 +138,16 @@ class VrouterDut(Dut):
             memory_mb=768 if big else 256, mbufs=16384,
             file_prefix=self.env.prefixes.new(self.name), log_level="warning",
             vrf0_routes=self.routes + 1024 if big else 0, vrf0_tbl8=65536 if big else 0)
-        self.proc = DataplaneProcess(s, log_path=self.env.workdir / f"{self.name}.log")
+        return s
+
+    def start(self, port_a_socket: Path, port_b_socket: Path) -> DutContext:
+        s = self.settings()
+        self.proc = DataplaneProcess(s, binary=self.binary,
+                                     log_path=self.env.workdir / f"{self.name}.log")
         self.dp = dp = self.proc.start()
-        a = dp.port_add("a", _devargs(memif_vdev(0, "server", port_a_socket, self.env.rsize)),
-                        mac=PORT_A_MAC)
-        b = dp.port_add("b", _devargs(memif_vdev(1, "server", port_b_socket, self.env.rsize)),
-                        mac=PORT_B_MAC)
+        dev_a, dev_b = self.port_devargs(port_a_socket, port_b_socket)
+        a = dp.port_add("a", dev_a, mac=self.mac_a)
+        b = dp.port_add("b", dev_b, mac=self.mac_b)
         self.ports = (a, b)
         dp.addr_add(a, "198.18.255.254/16")
         dp.addr_add(b, "198.19.0.254/24")
@@ -113,22 +155,30 @@ class VrouterDut(Dut):
             dp.neigh_add(b, gw, f"02:00:00:00:0b:{i + 1:02x}")
             dp.nh_add(i, NhType.GATEWAY, port=b, gw=gw)
         t = time.perf_counter()
-        if big:
+        if self.routes > 1:
             table = full_table(self.routes, self._destinations())
             dp.route_add(0, ((p, gw + 1) for p, gw in table))
         else:
             dp.route_add(0, [("16.0.0.0/8", 1)])
         self.load_s = time.perf_counter() - t
+        self.configure_more(dp, a, b)
         return DutContext(pids=[self.proc.pid], info={
             "routes": self.routes, "route_load_s": round(self.load_s, 2),
             "argv": s.command(self.proc.binary)})
+
+    def configure_more(self, dp, a: int, b: int) -> None:
+        """For subclasses: anything beyond the routes (NAT rules)."""
 
     def counters(self) -> dict | None:
         if self.dp is None or self.ports is None:
             return None
         a, b = (self.dp.port_stats(p) for p in self.ports)
-        return {"port_a": {k: v for k, v in a.items() if v},
-                "port_b": {k: v for k, v in b.items() if v}}
+        out = {"port_a": {k: v for k, v in a.items() if v},
+               "port_b": {k: v for k, v in b.items() if v}}
+        w = worker_cycles(self.dp)
+        if w is not None:
+            out["worker"] = w
+        return out
 
     def stop(self) -> None:
         if self.dp is not None:
@@ -144,3 +194,113 @@ class VrouterFullTableDut(VrouterDut):
     name = "vrouter-1m"
     label = "vrouter, 1M prefixes"
     routes = 1_000_000
+
+
+def nat_api():
+    """The dataplane client's NAT calls, or None while NAT is not in this
+    tree (the benchmark then says so and skips the NAT contender)."""
+    try:
+        from vrouter.dataplane.messages import NatType
+        from vrouter.dataplane.types import NatRule
+    except ImportError:
+        return None
+    from vrouter.dataplane.client import DataplaneClient
+    if not hasattr(DataplaneClient, "nat_rule_add"):
+        return None
+    return NatType, NatRule
+
+
+class VrouterNatDut(VrouterDut):
+    """vrouter with source NAT on what leaves port B to a pool of four
+    outside addresses (its mapping is endpoint-independent: one outside
+    port per inside address:port, so 100,000 sessions need more than one
+    address's 64,512 ports), and a session table big enough for them."""
+
+    name = "vrouter-nat"
+    label = "vrouter, NAT 100k sessions"
+    sessions = 100_000
+
+    def check(self) -> None:
+        super().check()
+        if nat_api() is None:
+            raise BenchError("NAT is not in this tree yet (no NAT calls in the dataplane "
+                             "client)")
+        if "nat_sessions" not in DataplaneSettings.__dataclass_fields__:
+            raise BenchError("this dataplane cannot size its NAT session table")
+
+    def settings(self) -> DataplaneSettings:
+        s = super().settings()
+        s.nat_sessions = 1 << (2 * self.sessions - 1).bit_length()
+        s.memory_mb = 512
+        return s
+
+    def configure_more(self, dp, a: int, b: int) -> None:
+        import ipaddress
+        NatType, NatRule = nat_api()
+        pool = tuple(ipaddress.IPv4Address(f"198.19.0.{250 + i}") for i in range(4))
+        dp.nat_rule_add(NatRule(id=1, type=NatType.SNAT, out_port=b, pool=pool,
+                                match=ipaddress.IPv4Network("198.18.0.0/16")))
+
+    def counters(self) -> dict | None:
+        c = super().counters()
+        return c
+
+
+class VrouterNatSetupDut(VrouterNatDut):
+    """vrouter with source NAT where every packet opens a new session: the
+    session setup rate on one worker core. Two SNAT rules (each half of the
+    inside range to its own 16 outside addresses: 2 x 16 x 64,512 UDP
+    ports, so that ports never run out within a trial) and a table of
+    2,097,152 sessions; the harness flushes the sessions before every
+    trial, so each trial starts empty and its flows are all new."""
+
+    name = "vrouter-nat-setup"
+    label = "vrouter, NAT new sessions"
+    sessions = 1 << 21
+    #: what each trial may create at most (the table, less a margin)
+    capacity = (1 << 21) - 4096
+
+    def settings(self) -> DataplaneSettings:
+        s = super().settings()
+        s.nat_sessions = self.sessions
+        s.memory_mb = 1024
+        return s
+
+    def configure_more(self, dp, a: int, b: int) -> None:
+        import ipaddress
+        NatType, NatRule = nat_api()
+        for i, (match, first) in enumerate((("198.18.0.0/17", 64), ("198.18.128.0/17", 80)), 1):
+            pool = tuple(ipaddress.IPv4Address(f"198.19.0.{first + k}") for k in range(16))
+            dp.nat_rule_add(NatRule(id=i, type=NatType.SNAT, out_port=b, pool=pool,
+                                    match=ipaddress.IPv4Network(match)))
+
+    def before_trial(self) -> None:
+        """Every trial starts with an empty table: all its flows are new."""
+        if self.dp is not None:
+            self.dp.nat_session_flush()
+
+
+class VrouterAfPacketDut(VrouterDut):
+    """vrouter on af_packet ports (the veth section): lgd0 and lgd1 of a
+    VethTopology, the dataplane started inside its DUT namespace."""
+
+    name = "vrouter-afp"
+    label = "vrouter, 1 route (af_packet)"
+
+    def __init__(self, env, topo):
+        super().__init__(env)
+        self.topo = topo
+        # the veths' own addresses: an af_packet socket hears its interface's
+        self.mac_a = topo.macs["lgd0"]
+        self.mac_b = topo.macs["lgd1"]
+        # DataplaneProcess runs [binary, *args]: a script that enters the
+        # namespace and execs the real dataplane.
+        self.binary = self.env.workdir / "in-dut-dataplane.sh"
+        self.binary.write_text(f"#!/bin/sh\nexec ip netns exec {topo.ns_dut} "
+                               f"{find_binary()} \"$@\"\n")
+        self.binary.chmod(0o755)
+
+    def port_devargs(self, port_a_socket, port_b_socket) -> tuple[str, str]:
+        from .veth import AF_PACKET_ARGS
+        return (f"net_af_packet0,iface=lgd0,{AF_PACKET_ARGS}",
+                f"net_af_packet1,iface=lgd1,{AF_PACKET_ARGS}")

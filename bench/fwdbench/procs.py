@@ -160,3 +160,25 @@ def runqueue_wait_ns(pids: list[int]) -> int | None:
             except (OSError, IndexError, ValueError):
                 continue
     return total if seen else None
+
+
+def runtime_ns(pids: list[int]) -> int | None:
+    """Total CPU time the threads of these processes have run
+    (/proc/PID/task/TID/schedstat, field 1). For a poll-mode DUT alone on
+    its CPU it grows as fast as the clock: wall time minus its growth is
+    what others (processes, interrupts) took from it. None if unknown."""
+    total = 0
+    seen = False
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+                    seen = True
+            except (OSError, IndexError, ValueError):
+                continue
+    return total if seen else None

@@ -43,6 +43,7 @@ enum vr_msg_type {
 	VR_MSG_PORT_SET,
 	VR_MSG_PORT_LIST,
 	VR_MSG_PORT_STATS,
+	VR_MSG_PORT_DEV_STATS, /* the device's own counters (rte_eth_stats) */
 
 	VR_MSG_ADDR_ADD = 20,
 	VR_MSG_ADDR_DEL,
@@ -66,6 +67,9 @@ enum vr_msg_type {
 
 	VR_MSG_PG_INJECT = 70, /* ring ports: feed frames in */
 	VR_MSG_PG_CAPTURE,     /* ring ports: take the frames sent out */
+	VR_MSG_PG_FLOOD_START, /* ring ports: a traffic generator thread (overload tests) */
+	VR_MSG_PG_FLOOD_STATS,
+	VR_MSG_PG_FLOOD_STOP,
 
 	VR_MSG_NAT_RULE_ADD = 80,
 	VR_MSG_NAT_RULE_DEL,
@@ -75,6 +79,16 @@ enum vr_msg_type {
 	VR_MSG_NAT_PARAMS_GET,
 	VR_MSG_NAT_PARAMS_SET,
 	VR_MSG_NAT_CLOCK_ADVANCE, /* tests: move the NAT clock forward */
+
+	VR_MSG_CAPTURE_START = 90,
+	VR_MSG_CAPTURE_READ,
+	VR_MSG_CAPTURE_STOP,
+	VR_MSG_TRACE_START,
+	VR_MSG_TRACE_READ,
+	VR_MSG_TRACE_STOP,
+	VR_MSG_WORKER_STATS,
+
+	VR_MSG_MEMPOOL_LIST = 100, /* packet buffer pools: size and mbufs in use */
 };
 
 #define VR_F_MORE 0x1 /* more reply datagrams follow */
@@ -127,6 +141,8 @@ struct vr_counter_names_resp {
 #define VR_PARAM_IDLE_SLEEP_US (1u << 6)
 #define VR_PARAM_PUNT_RATE (1u << 7)
 #define VR_PARAM_PUNT_BURST (1u << 8)
+#define VR_PARAM_ARP_RATE (1u << 9)
+#define VR_PARAM_ARP_BURST (1u << 10)
 
 struct vr_params {
 	uint32_t mask;             /* PARAMS_SET only */
@@ -140,6 +156,10 @@ struct vr_params {
 	uint32_t punt_rate;        /* packets/s to a control namespace, per port, per
 				    * protocol (TCP, UDP, ICMP, other), per worker */
 	uint32_t punt_burst;
+	uint32_t arp_rate;         /* ARP requests/s resolving or re-probing, per
+				    * port; over it a request waits (counted).
+				    * 0, like the other rates: the burst, then none */
+	uint32_t arp_burst;
 };
 
 /* ---- ports ---- */
@@ -231,6 +251,24 @@ struct vr_port_stats_resp {
 	uint16_t _pad;
 	uint32_t n;
 	uint64_t values[]; /* n counters, see VR_MSG_COUNTER_NAMES */
+};
+
+/* Request: struct vr_port_id. What the device itself counted (rte_eth_stats):
+ * frames it lost before the dataplane saw them (rx queue full: the workers
+ * fell behind), and its receive and transmit errors. Read by the control
+ * thread from the driver's counters; the workers are not involved. */
+struct vr_port_dev_stats {
+	uint16_t port;
+	uint16_t _pad;
+	uint32_t _pad2;
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t rx_missed;  /* imissed: dropped by the device, rx queue full */
+	uint64_t rx_errors;  /* ierrors: erroneous frames received */
+	uint64_t tx_errors;  /* oerrors: failed transmissions */
+	uint64_t rx_nombuf;  /* no mbuf for a received frame */
 };
 
 /* ---- interface addresses: each brings a local /32 and a connected route ---- */
@@ -380,6 +418,28 @@ struct vr_pg_frames {
 	uint8_t data[];
 };
 
+/* A traffic generator for a ring port: a thread that copies the frames
+ * (encoded as in vr_pg_frames, each at most 1900 bytes), in turn, into the
+ * port's rx ring as fast as it can, `count` of them (0: until stopped).
+ * While it runs, PG_INJECT to the port is refused. STATS and STOP take a
+ * struct vr_port_id and answer struct vr_pg_flood_stats. */
+struct vr_pg_flood_req {
+	uint64_t count;
+	uint32_t n;    /* frames in data[], 1..1024 */
+	uint16_t port;
+	uint16_t _pad;
+	uint8_t data[];
+};
+
+struct vr_pg_flood_stats {
+	uint16_t port;
+	uint8_t running;
+	uint8_t _pad[5];
+	uint64_t offered;  /* frames the generator made or tried to */
+	uint64_t accepted; /* taken by the rx ring; the rest found it full */
+	uint64_t no_mbuf;  /* not made: the pool was empty */
+};
+
 /* ---- NAT (NAPT44 with endpoint-independent mapping, port forwards, 1:1) ---- */
 
 enum vr_nat_type {
@@ -497,6 +557,130 @@ struct vr_nat_params {
 struct vr_nat_clock {
 	uint32_t seconds;
 	uint32_t _pad;
+};
+
+/* ---- packet capture and tracing ---- */
+
+#define VR_DIR_RX 0x1
+#define VR_DIR_TX 0x2
+#define VR_FILTER_LEN 256
+
+/* Capture: copies of the packets a port receives and/or sends that match a
+ * tcpdump-style filter, until `count` of them. */
+struct vr_capture_start_req {
+	uint16_t port;
+	uint8_t dirs;        /* VR_DIR_RX | VR_DIR_TX */
+	uint8_t _pad;
+	uint32_t snaplen;    /* 0: whole packets */
+	uint32_t count;      /* 0: until stopped */
+	uint32_t _pad2;
+	char filter[VR_FILTER_LEN]; /* pcap-filter(7) expression; "" matches all */
+};
+
+struct vr_capture_id {
+	uint32_t id;
+	uint32_t _pad;
+};
+
+/* READ replies: entries, each this header then `caplen` bytes, padded to 8. */
+struct vr_captured {
+	uint64_t time_ns;    /* since the epoch */
+	uint32_t orig_len;
+	uint16_t caplen;
+	uint16_t port;
+	uint8_t dir;         /* VR_DIR_RX or VR_DIR_TX */
+	uint8_t _pad[7];
+	uint8_t data[];
+};
+
+struct vr_capture_list_resp {
+	uint32_t n;
+	uint32_t _pad;
+	/* n struct vr_captured */
+};
+
+struct vr_capture_stop_resp {
+	uint64_t captured;
+	uint64_t dropped;    /* copies lost: ring full or no mbuf */
+};
+
+/* Trace: the path of the next `count` packets matching the filter. */
+struct vr_trace_start_req {
+	uint16_t port;       /* ingress port; VR_PORT_NONE: any */
+	uint16_t _pad;
+	uint32_t count;
+	char filter[VR_FILTER_LEN];
+};
+
+enum vr_trace_stage {
+	VR_TRACE_RX = 1,     /* a: length */
+	VR_TRACE_IP,         /* valid IPv4; a: vrf */
+	VR_TRACE_NAT_PRE,    /* a: rule | VR_TRACE_NAT_NEW, b: session << 1 | reply */
+	VR_TRACE_FIB,        /* a: next-hop id, b: next-hop type */
+	VR_TRACE_LOCAL,      /* a: protocol, b: 1 answered here, 0 punted */
+	VR_TRACE_FORWARD,    /* a: egress port, b: TTL after */
+	VR_TRACE_NAT_POST,   /* a: rule | VR_TRACE_NAT_NEW, b: session << 1 | reply */
+	VR_TRACE_NEIGH,      /* a: neighbour index, b: 1 resolved, 0 held for ARP */
+	VR_TRACE_TX,         /* a: port */
+	VR_TRACE_DROP,       /* a: counter index (see COUNTER_NAMES) */
+	VR_TRACE_ICMP_ERROR, /* a: type, b: code */
+	VR_TRACE_ARP,        /* a: opcode */
+};
+
+/* NAT stages: in a, the packet created its session (else it matched one);
+ * b of a 1:1 translation, which has no session */
+#define VR_TRACE_NAT_NEW (1u << 31)
+#define VR_TRACE_NAT_STATELESS 0xFFFFFFFFu
+
+struct vr_trace_rec {
+	uint32_t packet;     /* 1.. in the order the trace picked them */
+	uint8_t stage;       /* enum vr_trace_stage */
+	uint8_t _pad;
+	uint16_t port;       /* the ingress port */
+	uint32_t a;
+	uint32_t b;
+	uint64_t tsc;
+};
+
+struct vr_trace_list_resp {
+	uint32_t n;
+	uint32_t _pad;
+	struct vr_trace_rec recs[];
+};
+
+/* Per worker: cycles spent on packets, for cycles/packet. */
+struct vr_worker_stats {
+	uint64_t busy_tsc;   /* in loop iterations that had work */
+	uint64_t packets;    /* received and injected */
+	uint64_t loops;
+	uint64_t idle_loops;
+};
+
+struct vr_worker_stats_resp {
+	uint32_t n;
+	uint32_t _pad;
+	uint64_t tsc_hz;
+	struct vr_worker_stats workers[];
+};
+
+/* ---- resources ---- */
+
+/* A packet buffer pool. An mbuf is in use when it is neither in the pool
+ * nor in a per-lcore cache: in a queue, held for ARP or reassembly, or in
+ * flight. With no traffic and nothing held, in_use is back to what it was
+ * at start-up (tests check that no path leaks an mbuf). */
+struct vr_mempool_info {
+	char name[VR_NAME_LEN];
+	uint32_t size;       /* mbufs */
+	uint32_t in_use;
+	uint32_t cache_size; /* per lcore */
+	uint32_t _pad;
+};
+
+struct vr_mempool_list_resp {
+	uint32_t n;
+	uint32_t _pad;
+	struct vr_mempool_info pools[];
 };
 
 #endif /* VR_CTL_H */

@@ -49,6 +49,7 @@ void arp_input(struct worker *w, struct rte_mbuf *m, uint16_t port)
 		return worker_drop(w, m, port, VR_CNT_DROP_ARP_BAD_HEADER);
 
 	uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
+	trace(m, VR_TRACE_ARP, op, 0);
 	if (op != RTE_ARP_OP_REQUEST && op != RTE_ARP_OP_REPLY)
 		return worker_drop(w, m, port, VR_CNT_DROP_ARP_BAD_OPCODE);
 	counter_inc(w->stats, port,

@@ -5,6 +5,8 @@
 
 #include <rte_cycles.h>
 #include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include "arp.h"
@@ -24,6 +26,16 @@ const char *const vr_counter_names[VR_CNT_MAX] = {
 };
 
 static unsigned int inject_rr;
+
+/* The control thread's own token buckets, full. */
+static void params_buckets_refill(void)
+{
+	uint64_t now = rte_rdtsc();
+	dp.ctl_icmp_tb = (struct token_bucket){.tokens = dp.params.icmp_burst, .last_tsc = now};
+	for (unsigned int p = 0; p < VR_MAX_PORTS; p++)
+		dp.ctl_arp_tb[p] = (struct token_bucket){.tokens = dp.params.arp_burst,
+							 .last_tsc = now};
+}
 
 void ctl_inject(struct rte_mbuf *m)
 {
@@ -72,19 +84,34 @@ static void punt_input(struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
-static void control_drain_workers(void)
+/* At most this many bursts from each worker ring per pass: under a flood of
+ * held or punted packets the control thread still gets back to its socket
+ * and timers between passes; what waits fills the ring, and the workers
+ * count what no longer fits (drop_ctl_ring_full). */
+#define CTL_DRAIN_BURSTS 8
+
+bool control_drain_workers(void)
 {
 	struct rte_mbuf *pkts[VR_BURST];
 	struct arp_event evs[VR_BURST];
+	bool more = false;
 
 	for (unsigned int i = 0; i < dp.n_workers; i++) {
 		struct worker *w = dp.workers[i];
-		unsigned int n;
-		while ((n = rte_ring_dequeue_burst_elem(w->events, evs, sizeof(evs[0]), VR_BURST,
-							NULL)) > 0)
+		unsigned int n, b;
+		for (b = 0; b < CTL_DRAIN_BURSTS; b++) {
+			n = rte_ring_dequeue_burst_elem(w->events, evs, sizeof(evs[0]), VR_BURST,
+							NULL);
+			if (n == 0)
+				break;
 			for (unsigned int k = 0; k < n; k++)
 				neigh_event(&evs[k]);
-		while ((n = rte_ring_dequeue_burst(w->to_ctl, (void **)pkts, VR_BURST, NULL)) > 0) {
+		}
+		more |= b == CTL_DRAIN_BURSTS && !rte_ring_empty(w->events);
+		for (b = 0; b < CTL_DRAIN_BURSTS; b++) {
+			n = rte_ring_dequeue_burst(w->to_ctl, (void **)pkts, VR_BURST, NULL);
+			if (n == 0)
+				break;
 			for (unsigned int k = 0; k < n; k++) {
 				if (pkt_meta(pkts[k])->action == PKT_HOLD)
 					neigh_hold(pkts[k]);
@@ -92,7 +119,9 @@ static void control_drain_workers(void)
 					punt_input(pkts[k]);
 			}
 		}
+		more |= b == CTL_DRAIN_BURSTS && !rte_ring_empty(w->to_ctl);
 	}
+	return more;
 }
 
 int control_init(const char *sock_path)
@@ -107,9 +136,11 @@ int control_init(const char *sock_path)
 		.idle_sleep_us = 0,
 		.punt_rate = 2000, /* enough for ssh, BGP, monitoring; not a flood */
 		.punt_burst = 500,
+		/* a scan of a connected subnet does not become an ARP storm */
+		.arp_rate = 1000,
+		.arp_burst = 500,
 	};
-	dp.ctl_icmp_tb = (struct token_bucket){.tokens = dp.params.icmp_burst,
-					       .last_tsc = rte_rdtsc()};
+	params_buckets_refill();
 	int rc = ctl_server_init(sock_path);
 	if (rc < 0)
 		return rc;
@@ -124,11 +155,14 @@ void control_loop(void)
 
 	/* Sleep until a request, a worker's wake-up or the next timer: an idle
 	 * control thread costs its CPU (often the worker's too) nothing. */
+	bool more = false;
 	while (!dp.stop) {
 		uint64_t now = rte_rdtsc();
-		int wait_ms = now >= next_timer ? 0 : (int)((next_timer - now) * 1000 / dp.tsc_hz) + 1;
+		int wait_ms = more || now >= next_timer
+				      ? 0
+				      : (int)((next_timer - now) * 1000 / dp.tsc_hz) + 1;
 		ctl_server_poll(wait_ms);
-		control_drain_workers();
+		more = control_drain_workers();
 		now = rte_rdtsc();
 		if (now >= next_timer) {
 			neigh_timer();
@@ -215,15 +249,74 @@ static int params_set_handler(const void *req, uint32_t len, struct ctl_resp *r)
 	SET(VR_PARAM_IDLE_SLEEP_US, idle_sleep_us, 0, 100000)
 	SET(VR_PARAM_PUNT_RATE, punt_rate, 0, 10000000)
 	SET(VR_PARAM_PUNT_BURST, punt_burst, 0, 100000)
+	SET(VR_PARAM_ARP_RATE, arp_rate, 0, 1000000)
+	SET(VR_PARAM_ARP_BURST, arp_burst, 1, 100000)
 #undef SET
-	if (q->mask & ~(VR_PARAM_PUNT_BURST * 2 - 1))
+	if (q->mask & ~(VR_PARAM_ARP_BURST * 2 - 1))
 		return ctl_err(r, EINVAL, "unknown parameter bits 0x%x in mask", q->mask);
 	p.mask = 0;
 	dp.params = p;
 	/* Refill the buckets so a new rate applies from now on. */
-	dp.ctl_icmp_tb = (struct token_bucket){.tokens = p.icmp_burst, .last_tsc = rte_rdtsc()};
+	params_buckets_refill();
 	for (unsigned int i = 0; i < dp.n_workers; i++)
 		dp.workers[i]->params_changed = true;
 	return 0;
 }
 CTL_HANDLER(VR_MSG_PARAMS_SET, sizeof(struct vr_params), params_set_handler)
+
+static int worker_stats_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	(void)req;
+	(void)len;
+	struct vr_worker_stats_resp *e = ctl_list_begin(r, sizeof(*e));
+	e->tsc_hz = dp.tsc_hz;
+	for (unsigned int i = 0; i < dp.n_workers; i++) {
+		struct vr_worker_stats *ws = ctl_list_add(r, sizeof(*ws));
+		if (ws == NULL)
+			return -EIO;
+		const struct vr_worker_stats *src = &dp.workers[i]->cycles;
+		ws->busy_tsc = __atomic_load_n(&src->busy_tsc, __ATOMIC_RELAXED);
+		ws->packets = __atomic_load_n(&src->packets, __ATOMIC_RELAXED);
+		ws->loops = __atomic_load_n(&src->loops, __ATOMIC_RELAXED);
+		ws->idle_loops = __atomic_load_n(&src->idle_loops, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+CTL_HANDLER(VR_MSG_WORKER_STATS, 0, worker_stats_handler)
+
+/* ---------------- resources ---------------- */
+
+struct mempool_walk {
+	struct ctl_resp *r;
+	bool failed;
+};
+
+static void mempool_add(struct rte_mempool *mp, void *arg)
+{
+	struct mempool_walk *wk = arg;
+	/* packet buffer pools only (rte_pktmbuf_pool_create()'s), not the
+	 * FIB's node pools */
+	if (wk->failed || mp->private_data_size < sizeof(struct rte_pktmbuf_pool_private))
+		return;
+	struct vr_mempool_info *e = ctl_list_add(wk->r, sizeof(*e));
+	if (e == NULL) {
+		wk->failed = true;
+		return;
+	}
+	snprintf(e->name, sizeof(e->name), "%s", mp->name);
+	e->size = mp->size;
+	e->in_use = rte_mempool_in_use_count(mp);
+	e->cache_size = mp->cache_size;
+}
+
+static int mempool_list_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	(void)req;
+	(void)len;
+	const struct vr_mempool_list_resp *list = ctl_list_begin(r, sizeof(*list));
+	(void)list; /* entries are counted by ctl_list_add() */
+	struct mempool_walk wk = {.r = r};
+	rte_mempool_walk(mempool_add, &wk);
+	return wk.failed ? -EIO : 0;
+}
+CTL_HANDLER(VR_MSG_MEMPOOL_LIST, 0, mempool_list_handler)

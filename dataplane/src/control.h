@@ -5,6 +5,7 @@
 #ifndef VR_CONTROL_H
 #define VR_CONTROL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_mbuf.h>
@@ -14,6 +15,10 @@
 int control_init(const char *sock_path);
 void control_loop(void);
 void control_fini(void);
+/* What workers handed over: ARP events, held and punted packets (one pass
+ * of control_loop()'s, bounded; the fuzz harness calls it). True when more
+ * is waiting. */
+bool control_drain_workers(void);
 
 /* Gives a packet (PKT_TX frame or PKT_ROUTE datagram) to a worker to send. */
 void ctl_inject(struct rte_mbuf *m);

@@ -28,6 +28,7 @@
 	X(ARP_LEARNED, "arp_learned")                                         \
 	X(ARP_HELD, "arp_held")             /* queued awaiting resolution */  \
 	X(ARP_RELEASED, "arp_released")                                       \
+	X(ARP_REQUESTS_RATELIMITED, "arp_requests_ratelimited") /* delayed */ \
 	X(PUNTED, "punted")                 /* handed to the control path */  \
 	X(PUNT_DELIVERED, "punt_delivered") /* to the control namespace */    \
 	X(INJECTED, "injected")             /* from the control namespace */  \

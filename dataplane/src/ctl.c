@@ -33,7 +33,8 @@ struct ctl_resp {
 	uint32_t list_hdr;  /* list replies: header size, 0 otherwise */
 	bool failed;        /* client gone while sending MORE datagrams */
 	char err[VR_ERR_LEN];
-	uint8_t buf[sizeof(struct vr_msg_hdr) + VR_CTL_MAX_MSG];
+	/* aligned: handlers cast the body to their structs (8-byte fields) */
+	uint8_t buf[sizeof(struct vr_msg_hdr) + VR_CTL_MAX_MSG] __rte_aligned(8);
 };
 
 static struct ctl_handler handlers[CTL_MAX_TYPES];
@@ -41,7 +42,7 @@ static int listen_fd = -1;
 static int epoll_fd = -1;
 static int wake_fd = -1;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static uint8_t req_buf[sizeof(struct vr_msg_hdr) + VR_CTL_MAX_MSG];
+static uint8_t req_buf[sizeof(struct vr_msg_hdr) + VR_CTL_MAX_MSG] __rte_aligned(8);
 static struct ctl_resp resp;
 
 void ctl_register(uint16_t type, uint32_t min_len, ctl_handler_t fn, const char *name)

@@ -37,6 +37,9 @@ enum pkt_action {
 #define PKT_F_ORIGINATED 0x2   /* built by the router itself */
 #define PKT_F_NAT_DONE 0x4     /* NAT already applied (prerouting) */
 #define PKT_F_HANDED_OFF 0x8   /* came from another worker's NAT handoff */
+#define PKT_F_TRACE 0x10       /* traced: its stages are recorded */
+#define PKT_F_FRAG_HEAD 0x20   /* a fragment as received (first segment), held for
+				* reassembly: counts drops per fragment */
 
 #define NAT_SESS_NONE UINT32_MAX
 
@@ -48,6 +51,9 @@ struct pkt_meta {
 	uint8_t flags;
 	uint32_t nh_ip;
 	uint32_t nat_sess; /* session (idx << 1 | reply) to apply at postrouting */
+	uint32_t trace;    /* PKT_F_TRACE: the packet's number in its trace */
+	uint32_t _pad;
+	uint64_t tsc;      /* capture copies: when it was seen */
 };
 
 static inline struct pkt_meta *pkt_meta(struct rte_mbuf *m)
@@ -147,6 +153,7 @@ struct worker {
 	struct rte_mbuf *orig[VR_BURST * 2];
 	uint64_t tx_pending; /* bit per port with frames in txb */
 	struct tx_buffer txb[VR_MAX_PORTS];
+	struct vr_worker_stats cycles; /* written by the worker only */
 	struct port_counters stats[VR_MAX_PORTS];
 } __rte_cache_aligned;
 
@@ -178,9 +185,12 @@ struct dp {
 	uint64_t tsc_hz;
 	struct port_counters ctl_stats[VR_MAX_PORTS]; /* ctl thread's own */
 	struct token_bucket ctl_icmp_tb;
+	struct token_bucket ctl_arp_tb[VR_MAX_PORTS]; /* ARP requests we send */
 	uint16_t ctl_ip_id;
 	int ctl_wake_fd; /* eventfd: workers wake the control thread */
 	uint64_t nat_clock_offset; /* tsc added to the NAT clock (tests) */
+	uint8_t capture_dirs[VR_MAX_PORTS]; /* per port: VR_DIR_* being captured */
+	bool trace_active;
 	struct vr_nat_params nat_params;
 	volatile bool stop;
 };

@@ -3,6 +3,7 @@
 #include <rte_ip.h>
 
 #include "exception.h"
+#include "ip4.h"
 #include "worker.h"
 
 /* locally administered, "vr" */
@@ -42,18 +43,20 @@ struct rte_mbuf *exception_input(struct worker *w, struct rte_mbuf *m, uint16_t 
 		exception_arp(w, m, xport, owner);
 		return NULL;
 	}
-	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
-	    m->pkt_len < sizeof(*eth) + sizeof(struct rte_ipv4_hdr)) {
+	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
 		worker_drop(w, m, owner, VR_CNT_DROP_ETHERTYPE);
 		return NULL;
 	}
-	rte_pktmbuf_adj(m, sizeof(*eth));
 	/* the namespace's packets are the router's own: routed in the port's
 	 * VRF, TTL kept, never the cause of an ICMP error */
 	struct pkt_meta *meta = pkt_meta(m);
 	*meta = (struct pkt_meta){.in_port = owner, .out_port = VR_PORT_NONE,
 				  .vrf = dp.ports[owner].vrf, .action = PKT_ROUTE,
 				  .nat_sess = NAT_SESS_NONE};
+	/* but its raw and packet sockets can send any bytes at all: the header
+	 * checks frames from the wire get (this strips the Ethernet header) */
+	if (!ip4_input(w, m, owner))
+		return NULL;
 	counter_inc(w->stats, owner, VR_CNT_INJECTED);
 	return m;
 }

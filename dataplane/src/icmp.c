@@ -19,7 +19,10 @@ bool token_bucket_take(struct token_bucket *tb, uint32_t rate, uint32_t burst)
 
 	if (rate == 0) {
 		tb->last_tsc = now;
-	} else if (elapsed >= dp.tsc_hz) {
+	} else if (elapsed / dp.tsc_hz > burst / rate) {
+		/* long enough to fill the bucket at `rate` (a shortcut that keeps
+		 * elapsed * rate below from overflowing): not just a second, or
+		 * a rate below the burst would let a burst through every second */
 		tb->tokens = burst;
 		tb->last_tsc = now;
 	} else {

@@ -3,6 +3,8 @@
  * next hop decides: local delivery, drop, ICMP error, or forwarding with TTL
  * decrement, MTU handling and the Ethernet rewrite (RFC 1812 5.2-5.3).
  */
+#include <string.h>
+
 #include <rte_ether.h>
 #include <rte_fib.h>
 #include <rte_hash.h>
@@ -30,6 +32,7 @@ static void ip4_icmp_error(struct worker *w, struct rte_mbuf *m, uint8_t type, u
 
 	if (!icmp_error_allowed(m))
 		return;
+	trace(m, VR_TRACE_ICMP_ERROR, type, code);
 	worker_params_refresh(w);
 	if (!token_bucket_take(&w->icmp_tb, dp.params.icmp_rate, dp.params.icmp_burst)) {
 		counter_inc(w->stats, port, VR_CNT_ICMP_ERRORS_RATELIMITED);
@@ -61,16 +64,19 @@ static void ip4_punt(struct worker *w, struct rte_mbuf *m)
 							     __ATOMIC_ACQUIRE)
 					   : VR_PORT_NONE;
 	counter_inc(w->stats, in, VR_CNT_PUNTED);
+	/* the same limit whoever consumes it: a control namespace, or the
+	 * control thread (which answers UDP with port unreachable) */
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	worker_params_refresh(w);
+	if (in < VR_MAX_PORTS &&
+	    !token_bucket_take(&w->punt_tb[in][punt_class(ip->next_proto_id)],
+			       dp.params.punt_rate, dp.params.punt_burst))
+		return worker_drop(w, m, in, VR_CNT_DROP_PUNT_RATELIMITED);
 	if (xport == VR_PORT_NONE) {
 		meta->action = PKT_PUNT;
 		worker_to_ctl(w, m, in);
 		return;
 	}
-	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
-	worker_params_refresh(w);
-	if (!token_bucket_take(&w->punt_tb[in][punt_class(ip->next_proto_id)],
-			       dp.params.punt_rate, dp.params.punt_burst))
-		return worker_drop(w, m, in, VR_CNT_DROP_PUNT_RATELIMITED);
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
 	if (unlikely(eth == NULL))
 		return worker_drop(w, m, in, VR_CNT_DROP_NO_MBUF);
@@ -98,12 +104,14 @@ static void ip4_local(struct worker *w, struct rte_mbuf *m)
 			return worker_drop(w, m, port, VR_CNT_DROP_ICMP_BAD);
 		const uint8_t *icmp = (const uint8_t *)ip + hlen;
 		if (icmp[0] == ICMP_ECHO_REQUEST && icmp[1] == 0) {
+			trace(m, VR_TRACE_LOCAL, IPPROTO_ICMP, 1);
 			icmp_echo_to_reply(m, w->ip_id++);
 			counter_inc(w->stats, port, VR_CNT_ICMP_ECHO_REPLIES);
 			worker_originate(w, m);
 			return;
 		}
 	}
+	trace(m, VR_TRACE_LOCAL, ip->next_proto_id, 0);
 	ip4_punt(w, m);
 }
 
@@ -117,7 +125,7 @@ static uint32_t ip4_flow_hash(struct rte_mbuf *m)
 
 	if ((ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP) &&
 	    !ip4_is_fragment(ip) && rte_pktmbuf_data_len(m) >= hlen + 4u)
-		ports = *(const uint32_t *)((const uint8_t *)ip + hlen);
+		memcpy(&ports, (const uint8_t *)ip + hlen, sizeof(ports)); /* unaligned */
 	return rte_jhash_3words(ip->src_addr, ip->dst_addr, ports ^ ip->next_proto_id, 0);
 }
 
@@ -131,6 +139,7 @@ static void ip4_output(struct worker *w, struct rte_mbuf *m, uint16_t port, uint
 	uint64_t mac = neigh_idx == VR_NEIGH_NONE
 			       ? 0
 			       : __atomic_load_n(&dp.neighs[neigh_idx].mac, __ATOMIC_ACQUIRE);
+	trace(m, VR_TRACE_NEIGH, neigh_idx, (mac & NEIGH_MAC_VALID) != 0);
 	if (!(mac & NEIGH_MAC_VALID)) {
 		struct pkt_meta *meta = pkt_meta(m);
 		meta->action = PKT_HOLD;
@@ -213,11 +222,12 @@ static void ip4_forward(struct worker *w, struct rte_mbuf *m, const struct nexth
 	}
 	if (!originated) {
 		ip4_ttl_dec(ip);
-		counter_inc(w->stats, in_port, VR_CNT_IP_FORWARDED);
+		trace(m, VR_TRACE_FORWARD, port, ip->time_to_live);
 		/* source NAT after the TTL check: errors we send quote the packet
-		 * as the inside host sent it */
+		 * as the inside host sent it; false means NAT dropped it */
 		if (!nat_postrouting(w, m, port))
 			return;
+		counter_inc(w->stats, in_port, VR_CNT_IP_FORWARDED);
 	}
 	uint32_t nh_ip, neigh_idx;
 	if (nh->type == VR_NH_CONNECTED) {
@@ -240,6 +250,7 @@ static void ip4_dispatch(struct worker *w, struct rte_mbuf *m, uint64_t nh_id, b
 	if (unlikely(nh_id == NH_NO_VRF))
 		return worker_drop(w, m, in_port, VR_CNT_DROP_NO_VRF);
 	const struct nexthop *nh = &dp.nhs[nh_id < NH_TABLE_SIZE ? nh_id : 0];
+	trace(m, VR_TRACE_FIB, (uint32_t)nh_id, nh->type);
 	switch (nh->type) {
 	case VR_NH_GATEWAY:
 	case VR_NH_CONNECTED:

@@ -2,6 +2,7 @@
  * IPv4 header validation (RFC 1812 5.2.2) and martian filtering (5.3.7).
  */
 #include <rte_ether.h>
+#include <rte_fib.h>
 #include <rte_ip.h>
 
 #include "ip4.h"
@@ -29,6 +30,19 @@ static bool ip4_options_valid(const uint8_t *opt, uint16_t len)
 		i += olen;
 	}
 	return true;
+}
+
+/* RFC 1812 5.3.7 (with 4.2.2.11): a directed broadcast address of one of
+ * the VRF's connected subnets is no host's source. Such an address has the
+ * two lowest bits set (subnets of /31 and /32 have none), so other sources
+ * cost no lookup. */
+static bool ip4_src_is_subnet_broadcast(uint16_t vrf, uint32_t src)
+{
+	if ((src & 3) != 3 || vrf >= VR_MAX_VRFS)
+		return false;
+	struct rte_fib *fib = dp.vrfs[vrf].fib;
+	uint64_t nh = 0;
+	return fib != NULL && rte_fib_lookup_bulk(fib, &src, &nh, 1) == 0 && nh == NH_ID_BROADCAST;
 }
 
 /* Keeps the first `len` bytes of a frame, however many segments they span
@@ -93,7 +107,7 @@ bool ip4_input(struct worker *w, struct rte_mbuf *m, uint16_t port)
 
 	uint32_t src = rte_be_to_cpu_32(ip->src_addr);
 	uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
-	if (ip_martian_src(src)) {
+	if (ip_martian_src(src) || ip4_src_is_subnet_broadcast(pkt_meta(m)->vrf, src)) {
 		worker_drop(w, m, port, VR_CNT_DROP_MARTIAN_SRC);
 		return false;
 	}
@@ -108,5 +122,6 @@ bool ip4_input(struct worker *w, struct rte_mbuf *m, uint16_t port)
 	rte_pktmbuf_adj(m, l2);
 	m->l2_len = 0;
 	m->l3_len = hlen;
+	trace(m, VR_TRACE_IP, pkt_meta(m)->vrf, 0);
 	return true;
 }

@@ -74,6 +74,14 @@ static void addr_put(struct nat_addr *a)
 	rte_free(a);
 }
 
+static void rule_addr_refs(struct nat_rule *r, int delta)
+{
+	for (int i = 0; i < VR_NAT_MAX_POOL; i++)
+		if (r->pool[i] != NULL)
+			__atomic_store_n(&r->pool[i]->refs, r->pool[i]->refs + (uint32_t)delta,
+					 __ATOMIC_RELEASE);
+}
+
 static void rule_free(struct nat_rule *r)
 {
 	for (int i = 0; i < VR_NAT_MAX_POOL; i++)
@@ -277,7 +285,11 @@ static int nat_rule_del_handler(const void *req, uint32_t len, struct ctl_resp *
 	rules[slot] = NULL;
 	nat_publish(nr->r.vrf);
 	struct vr_nat_filter f = {.vrf = VR_NAT_ANY_VRF, .rule = q->id};
+	/* its outside addresses no other rule uses show 0 references while
+	 * the workers flush: sessions mapped on them go too (hairpins) */
+	rule_addr_refs(nr, -1);
 	int rc = nat_run_cmd(r, NAT_CMD_FLUSH, &f);
+	rule_addr_refs(nr, 1);
 	if (rc < 0) {
 		rules[slot] = nr; /* keep its allocators: sessions may use them */
 		nat_publish(nr->r.vrf);

@@ -12,6 +12,7 @@
 #include <rte_ip_frag.h>
 #include <rte_jhash.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <rte_tcp.h>
 #include <rte_udp.h>
@@ -23,6 +24,7 @@
 #include "worker.h"
 
 #define EXPIRE_PER_LOOP 64
+#define EXPIRE_SWEEP_S 1 /* a session outlives its timeout by at most this */
 #define FRAG_BUCKETS 1024
 #define FRAG_BUCKET_ENTRIES 8
 #define FRAG_TIMEOUT_S 2
@@ -32,6 +34,13 @@
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
+
+/* Expiry pacing, per worker (each its own line). */
+struct sweep {
+	uint64_t tsc;
+	double credit;
+} __rte_cache_aligned;
+static struct sweep sweeps[VR_MAX_WORKERS];
 
 struct map_key {
 	uint32_t in_ip;
@@ -63,14 +72,15 @@ int nat_worker_init(struct worker *w)
 		return -1;
 	n->max = max;
 	snprintf(name, sizeof(name), "nat_s%u", w->id);
-	struct rte_hash_parameters hp = {.name = name, .entries = max * 2,
+	/* rte_hash wants at least a bucket's worth of entries */
+	struct rte_hash_parameters hp = {.name = name, .entries = RTE_MAX(max * 2, 8u),
 					 .key_len = sizeof(struct nat_key), .hash_func = rte_jhash,
 					 .socket_id = (int)rte_socket_id(),
 					 .extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE};
 	n->sessions = rte_hash_create(&hp);
 	snprintf(name, sizeof(name), "nat_m%u", w->id);
 	hp.name = name;
-	hp.entries = max;
+	hp.entries = RTE_MAX(max, 8u);
 	hp.key_len = sizeof(struct map_key);
 	n->mappings = rte_hash_create(&hp);
 	n->sess = rte_zmalloc("nat_sess", sizeof(*n->sess) * max, RTE_CACHE_LINE_SIZE);
@@ -222,7 +232,7 @@ static enum key_kind key_of(struct rte_mbuf *m, uint16_t vrf, struct nat_key *k,
 	*tcp_flags = 0;
 	switch (ip->next_proto_id) {
 	case IPPROTO_TCP:
-		if (avail < 14)
+		if (avail < sizeof(struct rte_tcp_hdr)) /* else translated with a stale checksum */
 			return KEY_TRUNCATED;
 		*tcp_flags = l4[13];
 		/* fall through */
@@ -251,14 +261,19 @@ static enum key_kind key_of(struct rte_mbuf *m, uint16_t vrf, struct nat_key *k,
 
 /* ---------------- sessions ---------------- */
 
+/* A seqlock with one writer (the worker): plain stores, no locked
+ * read-modify-write on the packet path (it waited for the session's line
+ * and serialised the pipeline). The odd version is stored before the
+ * data, the data before the even version. */
 static void sess_write_begin(struct nat_session *s)
 {
-	__atomic_fetch_add(&s->version, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->version, s->version + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 static void sess_write_end(struct nat_session *s)
 {
-	__atomic_fetch_add(&s->version, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->version, s->version + 1, __ATOMIC_RELEASE);
 }
 
 /* RFC 5382-style tracking: enough to tell open, established and closing. */
@@ -624,7 +639,10 @@ static void xlat_static(struct rte_mbuf *m, bool dst, uint32_t new_ip)
 
 /* An ICMP error about a NATed flow: find the session from the quoted packet
  * and translate both the outer header and the quote. */
-static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
+/* The packet an ICMP error quotes (its header and L4 view) and the key of
+ * the flow the error travels in: the reverse of the quoted packet's. */
+static bool icmp_error_quote(struct rte_mbuf *m, uint16_t vrf, struct rte_ipv4_hdr **inp,
+			     struct l4_view *iv, struct nat_key *rk)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	uint16_t hlen = ip4_hdr_len(ip);
@@ -637,22 +655,34 @@ static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
 	if (ihlen < sizeof(*in) || hlen + 8u + ihlen > len || ip4_is_later_fragment(in))
 		return false;
 	uint8_t *il4 = (uint8_t *)in + ihlen;
-	struct l4_view iv;
-	if (!l4_view(in->next_proto_id, il4, len - hlen - 8 - ihlen, &iv))
+	if (!l4_view(in->next_proto_id, il4, len - hlen - 8 - ihlen, iv))
 		return false;
 	struct nat_key ik = {.src = rte_be_to_cpu_32(in->src_addr),
 			     .dst = rte_be_to_cpu_32(in->dst_addr), .proto = in->next_proto_id,
 			     .vrf = vrf};
-	if (iv.id != NULL) {
-		uint16_t id = rte_be_to_cpu_16(*iv.id);
-		ik.sport = iv.echo_reply ? 0 : id;
-		ik.dport = iv.echo_reply ? id : 0;
+	if (iv->id != NULL) {
+		uint16_t id = rte_be_to_cpu_16(*iv->id);
+		ik.sport = iv->echo_reply ? 0 : id;
+		ik.dport = iv->echo_reply ? id : 0;
 	} else {
-		ik.sport = rte_be_to_cpu_16(*iv.sport);
-		ik.dport = rte_be_to_cpu_16(*iv.dport);
+		ik.sport = rte_be_to_cpu_16(*iv->sport);
+		ik.dport = rte_be_to_cpu_16(*iv->dport);
 	}
-	/* The error travels opposite to the packet it quotes. */
-	struct nat_key rk = nat_key_reverse(&ik);
+	*inp = in;
+	*rk = nat_key_reverse(&ik);
+	return true;
+}
+
+static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	uint16_t hlen = ip4_hdr_len(ip);
+	uint8_t *icmp = (uint8_t *)ip + hlen;
+	struct rte_ipv4_hdr *in;
+	struct l4_view iv;
+	struct nat_key rk;
+	if (!icmp_error_quote(m, vrf, &in, &iv, &rk))
+		return false;
 	void *data;
 	if (rte_hash_lookup_data(w->nat->sessions, &rk, &data) < 0)
 		return false;
@@ -668,10 +698,13 @@ static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
 	rewrite(in, &iv, &qfrom, false);
 	in->hdr_checksum = 0;
 	in->hdr_checksum = rte_ipv4_cksum(in);
-	/* the outer header: only the addresses that belong to the flow */
+	/* the outer header: the addresses that belong to the flow; and where
+	 * this direction hides the source, an error from a router on the way
+	 * (not the flow's endpoint) leaves from the public address too
+	 * (RFC 5508 REQ-4 c) */
 	struct nat_key outer = {.src = rte_be_to_cpu_32(ip->src_addr),
 				.dst = rte_be_to_cpu_32(ip->dst_addr)};
-	if (outer.src == from.src)
+	if (outer.src == from.src || from.src != to.src)
 		outer.src = to.src;
 	if (outer.dst == from.dst)
 		outer.dst = to.dst;
@@ -681,9 +714,12 @@ static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
 	none.dport = &ports[1];
 	ports[0] = ports[1] = 0;
 	rewrite(ip, &none, &outer, true);
-	/* the ICMP checksum covers the quote: compute it again */
+	/* the ICMP checksum covers the quote: compute it again (over every
+	 * segment: a reassembled error is a chain) */
 	icmp[2] = icmp[3] = 0;
-	uint16_t ck = (uint16_t)~rte_raw_cksum(icmp, rte_be_to_cpu_16(ip->total_length) - hlen);
+	uint16_t sum = 0;
+	rte_raw_cksum_mbuf(m, hlen, rte_be_to_cpu_16(ip->total_length) - hlen, &sum);
+	uint16_t ck = (uint16_t)~sum;
 	memcpy(icmp + 2, &ck, 2);
 	pkt_meta(m)->flags |= PKT_F_NAT_DONE;
 	counter_inc(w->stats, pkt_meta(m)->in_port, VR_CNT_NAT_ICMP_ERRORS_TRANSLATED);
@@ -692,24 +728,64 @@ static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
 
 /* ---------------- prerouting ---------------- */
 
+/* Fragments given up by the reassembly library (what it put on the death
+ * row from `from` on), counted per fragment: an entry is one fragment, or
+ * several the library chained before it found the set inconsistent. */
+static void frags_given_up(struct worker *w, uint32_t from)
+{
+	struct rte_ip_frag_death_row *dr = &w->nat->death_row;
+	for (uint32_t i = from; i < dr->cnt; i++)
+		for (struct rte_mbuf *seg = dr->row[i]; seg != NULL; seg = seg->next)
+			if (pkt_meta(seg)->flags & PKT_F_FRAG_HEAD)
+				counter_inc(w->stats, pkt_meta(seg)->in_port,
+					    VR_CNT_DROP_NAT_REASSEMBLY);
+}
+
 /* Fragments in a NAT VRF are reassembled: only the first carries ports. */
 static struct rte_mbuf *reassemble(struct worker *w, struct rte_mbuf *m)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	struct nat_worker *n = w->nat;
 	struct pkt_meta meta = *pkt_meta(m);
+	uint16_t hlen = ip4_hdr_len(ip);
+	uint32_t payload = rte_be_to_cpu_16(ip->total_length) - hlen;
+	uint32_t ofs = (rte_be_to_cpu_16(ip->fragment_offset) & RTE_IPV4_HDR_OFFSET_MASK) *
+		       RTE_IPV4_HDR_OFFSET_UNITS;
+
+	/* RFC 791: no datagram is longer than 65535 bytes. A fragment reaching
+	 * past that ("ping of death") or carrying nothing is part of none; the
+	 * library would reassemble the former with its total length wrapped. */
+	if (payload == 0 || ofs + payload + hlen > UINT16_MAX) {
+		worker_drop(w, m, meta.in_port, VR_CNT_DROP_NAT_REASSEMBLY);
+		return NULL;
+	}
+	/* mark the fragment so that a drop counts it once, whatever the
+	 * library chained it to (later segments' private areas are not ours) */
+	pkt_meta(m)->flags |= PKT_F_FRAG_HEAD;
+	for (struct rte_mbuf *seg = m->next; seg != NULL; seg = seg->next)
+		pkt_meta(seg)->flags = 0;
+	/* the library adds to the death row unchecked, up to an entry's every
+	 * fragment and this one: it is emptied once a loop, after the bursts
+	 * of all our rx queues, so make room here */
+	if (n->death_row.cnt > RTE_IP_FRAG_DEATH_ROW_MBUF_LEN - (RTE_LIBRTE_IP_FRAG_MAX_FRAG + 1))
+		rte_ip_frag_free_death_row(&n->death_row, 0);
 	uint32_t before = n->death_row.cnt;
 	m->l2_len = 0;
-	m->l3_len = ip4_hdr_len(ip);
+	m->l3_len = hlen;
 	struct rte_mbuf *r = rte_ipv4_frag_reassemble_packet(n->frags, &n->death_row, m,
 							     rte_rdtsc(), ip);
-	if (n->death_row.cnt > before)
-		counter_add(w->stats, meta.in_port, VR_CNT_DROP_NAT_REASSEMBLY,
-			    n->death_row.cnt - before);
+	frags_given_up(w, before);
 	if (r == NULL)
 		return NULL;
+	meta.flags &= (uint8_t)~PKT_F_FRAG_HEAD;
 	*pkt_meta(r) = meta;
 	ip = rte_pktmbuf_mtod(r, struct rte_ipv4_hdr *);
+	/* the first fragment's header may be longer than the one that
+	 * bounded the size above: the total length must still hold it all */
+	if (rte_be_to_cpu_16(ip->total_length) != r->pkt_len) {
+		worker_drop(w, r, meta.in_port, VR_CNT_DROP_NAT_REASSEMBLY);
+		return NULL;
+	}
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	counter_inc(w->stats, meta.in_port, VR_CNT_NAT_REASSEMBLED);
@@ -720,15 +796,17 @@ static struct rte_mbuf *reassemble(struct worker *w, struct rte_mbuf *m)
  * inside client reaching the forward through the outside address, map the
  * client too: RFC 4787 REQ-9 hairpinning). */
 static uint32_t dnat_create(struct worker *w, const struct nat_vrf *nv, const struct nat_rule *d,
-			    const struct nat_key *k, uint8_t tcp_flags, uint64_t now,
-			    enum vr_counter *why)
+			    const struct nat_key *k, uint16_t in_port, uint8_t tcp_flags,
+			    uint64_t now, enum vr_counter *why)
 {
 	struct nat_key x = *k;
 	x.dst = d->r.int_ip;
 	x.dport = d->r.int_port;
 	uint32_t mapping = NAT_NONE;
+	/* a client that came in through the rule's outside port is outside,
+	 * even when its address is inside the rule's match */
 	const struct nat_rule *h = snat_match(nv, k->src, VR_PORT_NONE);
-	if (h != NULL) {
+	if (h != NULL && h->r.out_port != in_port) {
 		uint32_t masq = h->r.masquerade ? masq_addr(h->r.out_port) : 0;
 		mapping = mapping_get(w, h, k->vrf, k->proto, k->src, k->sport, masq, why);
 		if (mapping == NAT_NONE)
@@ -767,6 +845,7 @@ static enum nat_verdict prerouting_one(struct worker *w, struct rte_mbuf **mp,
 		bool reply = sd & 1;
 		sess_touch(s, reply, tcp_flags, now);
 		counter_inc(w->stats, meta->in_port, VR_CNT_NAT_TRANSLATED);
+		trace(m, VR_TRACE_NAT_PRE, s->rule, sd);
 		if (reply || (s->flags & NS_DST_NAT)) {
 			xlat_packet(m, s, reply); /* the destination changes: before routing */
 			meta->flags |= PKT_F_NAT_DONE;
@@ -778,13 +857,14 @@ static enum nat_verdict prerouting_one(struct worker *w, struct rte_mbuf **mp,
 	if (kind == KEY_FLOW) {
 		const struct nat_rule *d = dnat_match(nv, k);
 		if (d != NULL) {
-			uint32_t idx = dnat_create(w, nv, d, k, tcp_flags, now, &why);
+			uint32_t idx = dnat_create(w, nv, d, k, meta->in_port, tcp_flags, now, &why);
 			if (idx == NAT_NONE) {
 				worker_drop(w, m, meta->in_port, why);
 				return NAT_CONSUMED;
 			}
 			counter_inc(w->stats, meta->in_port, VR_CNT_NAT_SESSIONS_CREATED);
 			counter_inc(w->stats, meta->in_port, VR_CNT_NAT_TRANSLATED);
+			trace(m, VR_TRACE_NAT_PRE, d->r.id | VR_TRACE_NAT_NEW, idx << 1);
 			xlat_packet(m, &w->nat->sess[idx], false);
 			meta->flags |= PKT_F_NAT_DONE;
 			return NAT_CONTINUE;
@@ -792,6 +872,7 @@ static enum nat_verdict prerouting_one(struct worker *w, struct rte_mbuf **mp,
 	}
 	const struct nat_rule *st = static_by_ext(nv, k->dst);
 	if (st != NULL) {
+		trace(m, VR_TRACE_NAT_PRE, st->r.id, VR_TRACE_NAT_STATELESS);
 		xlat_static(m, true, st->r.int_ip);
 		meta->flags |= PKT_F_NAT_DONE;
 		counter_inc(w->stats, meta->in_port, VR_CNT_NAT_TRANSLATED);
@@ -826,6 +907,19 @@ uint16_t nat_prerouting(struct worker *w, struct rte_mbuf **pkts, uint16_t n, bo
 				continue;
 		}
 		kind[i] = key_of(m, meta->vrf, &keys[i], &tcp_flags[i]);
+		if (kind[i] == KEY_ICMP_ERROR && dp.n_workers > 1 && !handed_off) {
+			/* its session is the quoted flow's owner's */
+			struct rte_ipv4_hdr *in;
+			struct l4_view iv;
+			struct nat_key rk;
+			unsigned int owner;
+			if (icmp_error_quote(m, meta->vrf, &in, &iv, &rk) &&
+			    (owner = flow_owner(nvs[i], &rk)) != w->id) {
+				handoff(w, m, owner);
+				pkts[i] = NULL;
+				continue;
+			}
+		}
 		if (kind[i] != KEY_FLOW)
 			continue;
 		if (dp.n_workers > 1 && !handed_off) {
@@ -846,6 +940,10 @@ uint16_t nat_prerouting(struct worker *w, struct rte_mbuf **pkts, uint16_t n, bo
 		rte_hash_lookup_bulk_data(w->nat->sessions, kptr + off, cnt, &h, data + off);
 		hits |= h << off;
 	}
+	/* the sessions found: their lines on the way while the burst goes on */
+	for (uint16_t k = 0; k < nk; k++)
+		if ((hits >> k) & 1)
+			rte_prefetch0(&w->nat->sess[(uint32_t)(uintptr_t)data[k] >> 1]);
 	for (uint16_t i = 0; i < n; i++) {
 		if (pkts[i] == NULL)
 			continue;
@@ -871,13 +969,16 @@ bool nat_postrouting(struct worker *w, struct rte_mbuf *m, uint16_t out_port)
 	if (nv == NULL || (meta->flags & (PKT_F_NAT_DONE | PKT_F_ORIGINATED)))
 		return true;
 	if (meta->nat_sess != NAT_SESS_NONE) {
-		xlat_packet(m, &w->nat->sess[meta->nat_sess >> 1], meta->nat_sess & 1);
+		struct nat_session *s = &w->nat->sess[meta->nat_sess >> 1];
+		trace(m, VR_TRACE_NAT_POST, s->rule, meta->nat_sess);
+		xlat_packet(m, s, meta->nat_sess & 1);
 		return true;
 	}
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	uint32_t src = rte_be_to_cpu_32(ip->src_addr);
 	const struct nat_rule *st = static_by_int(nv, src);
 	if (st != NULL) {
+		trace(m, VR_TRACE_NAT_POST, st->r.id, VR_TRACE_NAT_STATELESS);
 		xlat_static(m, false, st->r.ext_ip);
 		counter_inc(w->stats, meta->in_port, VR_CNT_NAT_TRANSLATED);
 		return true;
@@ -916,6 +1017,7 @@ bool nat_postrouting(struct worker *w, struct rte_mbuf *m, uint16_t out_port)
 	}
 	counter_inc(w->stats, meta->in_port, VR_CNT_NAT_SESSIONS_CREATED);
 	counter_inc(w->stats, meta->in_port, VR_CNT_NAT_TRANSLATED);
+	trace(m, VR_TRACE_NAT_POST, r->r.id | VR_TRACE_NAT_NEW, idx << 1);
 	xlat_packet(m, &w->nat->sess[idx], false);
 	return true;
 }
@@ -927,14 +1029,33 @@ static bool expired(const struct nat_session *s, uint64_t now)
 	return now - s->last_tsc >= (uint64_t)nat_timeout_s(s->state) * dp.tsc_hz;
 }
 
+/* Sessions a flush removes: those of its filter, and any whose mapping is
+ * on an outside address no rule uses any more (a deleted SNAT rule's, held
+ * by hairpin sessions of port forwards, which have the forward's rule id):
+ * its allocator is about to be freed. */
+static bool flushed(const struct nat_worker *n, const struct nat_session *s)
+{
+	return nat_filter_match(&n->filter, s) ||
+	       (s->mapping != NAT_NONE &&
+		__atomic_load_n(&n->maps[s->mapping].addr->refs, __ATOMIC_ACQUIRE) == 0);
+}
+
 void nat_worker_housekeeping(struct worker *w)
 {
 	struct nat_worker *n = w->nat;
-	uint64_t now = nat_now();
 
+	/* fragments that never completed: the table only looks at a stale
+	 * entry when another fragment lands on it, so give them up here */
+	uint32_t held = n->death_row.cnt;
+	rte_ip_frag_table_del_expired_entries(n->frags, &n->death_row, rte_rdtsc());
+	frags_given_up(w, held);
 	if (n->death_row.cnt > 0)
 		rte_ip_frag_free_death_row(&n->death_row, 0);
 	uint32_t seq = __atomic_load_n(&n->cmd_seq, __ATOMIC_ACQUIRE);
+	/* the clock read after the command: the test clock the control thread
+	 * advanced just before asking for expiry is the one it must expire by
+	 * (read before, the pass missed the advance and left it to the scan) */
+	uint64_t now = nat_now();
 	if (seq != n->done_seq) {
 		/* a whole pass, on the control thread's request (flush, or
 		 * expiry right after the test clock moved) */
@@ -942,14 +1063,25 @@ void nat_worker_housekeeping(struct worker *w)
 			struct nat_session *s = &n->sess[i];
 			if (!s->used)
 				continue;
-			if (n->cmd == NAT_CMD_FLUSH ? nat_filter_match(&n->filter, s) : expired(s, now))
+			if (n->cmd == NAT_CMD_FLUSH ? flushed(n, s) : expired(s, now))
 				sess_delete(n, i);
 		}
 		__atomic_store_n(&n->done_seq, seq, __ATOMIC_RELEASE);
 	}
 	if (n->n_sess == 0)
 		return;
-	for (uint32_t k = 0; k < EXPIRE_PER_LOOP; k++) {
+	/* the whole table about once per EXPIRE_SWEEP_S, in steps of at most
+	 * EXPIRE_PER_LOOP: a fixed 64 a loop read 64 session lines from memory
+	 * for every burst, however big the table */
+	struct sweep *sw = &sweeps[w->id];
+	uint64_t tsc = rte_rdtsc();
+	sw->credit += (double)(tsc - sw->tsc) * n->max / ((double)dp.tsc_hz * EXPIRE_SWEEP_S);
+	sw->tsc = tsc;
+	if (sw->credit > EXPIRE_PER_LOOP)
+		sw->credit = EXPIRE_PER_LOOP;
+	uint32_t todo = (uint32_t)sw->credit;
+	sw->credit -= todo;
+	for (uint32_t k = 0; k < todo; k++) {
 		uint32_t i = n->cursor++ % n->max;
 		struct nat_session *s = &n->sess[i];
 		if (s->used && expired(s, now))

@@ -26,6 +26,7 @@ struct neigh_ctl {
 	bool used;
 	uint8_t state;   /* enum vr_neigh_state */
 	uint8_t probes;  /* requests sent in this resolution or probe round */
+	bool throttled;  /* its next request waits for the port's ARP rate */
 	uint64_t confirmed_tsc;
 	uint64_t next_tsc; /* next retry or probe */
 	uint16_t n_held;
@@ -88,6 +89,7 @@ static uint32_t neigh_create(uint16_t port, uint32_t ip)
 	c->used = true;
 	c->state = VR_NEIGH_INCOMPLETE;
 	c->probes = 0;
+	c->throttled = false;
 	c->n_held = 0;
 	c->next_tsc = rte_rdtsc();
 	n_used++;
@@ -173,6 +175,22 @@ static void neigh_confirm(uint32_t idx, const uint8_t mac[RTE_ETHER_ADDR_LEN], b
 		counter_inc(dp.ctl_stats, dp.neighs[idx].port, VR_CNT_ARP_LEARNED);
 	if (was_incomplete)
 		neigh_release(idx);
+}
+
+/* The port's ARP rate (RFC 1812 4.3.2.8 asks no less of ICMP errors): a
+ * request over it waits for the next timer tick, counted once. */
+static bool neigh_request_allowed(uint32_t idx)
+{
+	struct neigh_ctl *c = &nctl[idx];
+	uint16_t port = dp.neighs[idx].port;
+	if (token_bucket_take(&dp.ctl_arp_tb[port], dp.params.arp_rate, dp.params.arp_burst)) {
+		c->throttled = false;
+		return true;
+	}
+	if (!c->throttled)
+		counter_inc(dp.ctl_stats, port, VR_CNT_ARP_REQUESTS_RATELIMITED);
+	c->throttled = true;
+	return false;
 }
 
 static void neigh_send_request(uint32_t idx, bool unicast)
@@ -272,6 +290,8 @@ void neigh_timer(void)
 				neigh_delete(i);
 				break;
 			}
+			if (!neigh_request_allowed(i))
+				break; /* next tick */
 			c->probes++;
 			c->next_tsc = now + ms_to_tsc(pr->arp_retrans_ms);
 			neigh_send_request(i, false);
@@ -290,6 +310,8 @@ void neigh_timer(void)
 				neigh_delete(i); /* aged out: next packet resolves afresh */
 				break;
 			}
+			if (!neigh_request_allowed(i))
+				break;
 			c->probes++;
 			c->next_tsc = now + ms_to_tsc(pr->arp_retrans_ms);
 			neigh_send_request(i, true);

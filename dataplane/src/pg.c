@@ -4,7 +4,9 @@
  * dataplane sent on its tx rings, byte for byte. No kernel, no timing.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -17,10 +19,98 @@
 
 #define PG_RING_SIZE 4096
 #define PG_MAX_FRAME 16384
+#define PG_FLOOD_MAX_FRAMES 1024
+#define PG_FLOOD_FRAME_MAX 1900 /* one segment */
 
 static unsigned int pg_seq; /* unique ring names across port reuse */
 
-int pg_port_create(const char *name, uint16_t *port_id, struct ctl_resp *r)
+/* ---------------- traffic generator, for overload tests ---------------- */
+
+/* A thread of its own (not an lcore: it competes for the CPU like traffic
+ * from outside would), copying the given frames into a ring port's rx ring
+ * as fast as it can. What the ring cannot take is refused, as a NIC misses
+ * frames when its rx ring is full; the counts tell offered from accepted. */
+struct pg_flood {
+	pthread_t thread;
+	bool joinable;           /* ctl */
+	volatile bool stop;      /* ctl -> thread */
+	volatile bool done;      /* thread -> ctl */
+	uint16_t port;
+	uint32_t n_frames;
+	uint64_t count;          /* 0: until stopped */
+	uint16_t len[PG_FLOOD_MAX_FRAMES];
+	uint8_t *frames;         /* n_frames * PG_FLOOD_FRAME_MAX bytes */
+	uint64_t offered, accepted, no_mbuf; /* written by the thread */
+};
+
+static struct pg_flood *floods[VR_MAX_PORTS]; /* ctl */
+
+static bool pg_flood_running(uint16_t port)
+{
+	return port < VR_MAX_PORTS && floods[port] != NULL && !floods[port]->done;
+}
+
+static void *pg_flood_main(void *arg)
+{
+	struct pg_flood *f = arg;
+	struct rte_ring *ring = dp.ports[f->port].pg_rx[0];
+	struct rte_mbuf *b[VR_BURST];
+	uint32_t next = 0;
+
+	while (!f->stop && (f->count == 0 || f->offered < f->count)) {
+		uint32_t want = VR_BURST, got = 0;
+		if (f->count != 0 && f->count - f->offered < want)
+			want = (uint32_t)(f->count - f->offered);
+		if (rte_pktmbuf_alloc_bulk(dp.mp, b, want) == 0) {
+			got = want;
+		} else { /* the pool is low: one at a time, what there is */
+			while (got < want && (b[got] = rte_pktmbuf_alloc(dp.mp)) != NULL)
+				got++;
+		}
+		for (uint32_t k = 0; k < got; k++) {
+			uint16_t len = f->len[next];
+			memcpy(rte_pktmbuf_append(b[k], len), f->frames + (size_t)next * PG_FLOOD_FRAME_MAX,
+			       len);
+			next = (next + 1) % f->n_frames;
+		}
+		uint32_t in = rte_ring_enqueue_burst(ring, (void **)b, got, NULL);
+		for (uint32_t k = in; k < got; k++)
+			rte_pktmbuf_free(b[k]);
+		__atomic_store_n(&f->offered, f->offered + want, __ATOMIC_RELAXED);
+		__atomic_store_n(&f->accepted, f->accepted + in, __ATOMIC_RELAXED);
+		__atomic_store_n(&f->no_mbuf, f->no_mbuf + (want - got), __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&f->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void pg_flood_read(const struct pg_flood *f, struct vr_pg_flood_stats *st)
+{
+	*st = (struct vr_pg_flood_stats){
+		.port = f->port, .running = !__atomic_load_n(&f->done, __ATOMIC_ACQUIRE),
+		.offered = __atomic_load_n(&f->offered, __ATOMIC_RELAXED),
+		.accepted = __atomic_load_n(&f->accepted, __ATOMIC_RELAXED),
+		.no_mbuf = __atomic_load_n(&f->no_mbuf, __ATOMIC_RELAXED)};
+}
+
+/* Stops and frees the port's generator; its last counts into `st`. */
+static void pg_flood_stop(uint16_t port, struct vr_pg_flood_stats *st)
+{
+	struct pg_flood *f = port < VR_MAX_PORTS ? floods[port] : NULL;
+	if (f == NULL)
+		return;
+	f->stop = true;
+	if (f->joinable)
+		pthread_join(f->thread, NULL);
+	if (st != NULL)
+		pg_flood_read(f, st);
+	free(f->frames);
+	free(f);
+	floods[port] = NULL;
+}
+
+int pg_port_create(const char *name, uint16_t rxd, uint16_t txd, uint16_t *port_id,
+		   struct ctl_resp *r)
 {
 	struct rte_ring *rx[VR_MAX_WORKERS] = {0}, *tx[VR_MAX_WORKERS] = {0};
 	char rname[RTE_RING_NAMESIZE], ename[RTE_ETH_NAME_MAX_LEN];
@@ -29,9 +119,13 @@ int pg_port_create(const char *name, uint16_t *port_id, struct ctl_resp *r)
 
 	for (i = 0; i < nq; i++) {
 		snprintf(rname, sizeof(rname), "pg%u_rx%u", seq, i);
-		rx[i] = rte_ring_create(rname, PG_RING_SIZE, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		/* a size asked for is exact (an overload test sizes the rx ring it
+		 * overruns); the default holds PG_RING_SIZE - 1 */
+		rx[i] = rte_ring_create(rname, rxd ? rxd : PG_RING_SIZE, socket,
+					RING_F_SP_ENQ | RING_F_SC_DEQ | (rxd ? RING_F_EXACT_SZ : 0));
 		snprintf(rname, sizeof(rname), "pg%u_tx%u", seq, i);
-		tx[i] = rte_ring_create(rname, PG_RING_SIZE, socket, RING_F_SC_DEQ);
+		tx[i] = rte_ring_create(rname, txd ? txd : PG_RING_SIZE, socket,
+					RING_F_SC_DEQ | (txd ? RING_F_EXACT_SZ : 0));
 		if (rx[i] == NULL || tx[i] == NULL)
 			goto fail;
 	}
@@ -55,6 +149,7 @@ fail:
 void pg_port_free_rings(uint16_t port)
 {
 	struct port *p = &dp.ports[port];
+	pg_flood_stop(port, NULL);
 	for (unsigned int i = 0; i < VR_MAX_WORKERS; i++) {
 		struct rte_mbuf *m;
 		while (p->pg_rx[i] != NULL && rte_ring_dequeue(p->pg_rx[i], (void **)&m) == 0)
@@ -112,6 +207,9 @@ static int pg_inject_handler(const void *req, uint32_t len, struct ctl_resp *r)
 
 	if (rc < 0)
 		return rc;
+	if (pg_flood_running(q->port))
+		return ctl_err(r, EBUSY, "port %s: its traffic generator feeds the rx ring",
+			       dp.ports[q->port].name);
 	if (q->n > PG_RING_SIZE)
 		return ctl_err(r, EINVAL, "%u frames in one message, at most %u", q->n,
 			       PG_RING_SIZE);
@@ -172,3 +270,85 @@ static int pg_capture_handler(const void *req, uint32_t len, struct ctl_resp *r)
 	return 0;
 }
 CTL_HANDLER(VR_MSG_PG_CAPTURE, sizeof(struct vr_port_id), pg_capture_handler)
+
+static int pg_flood_start_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	const struct vr_pg_flood_req *q = req;
+	uint32_t off = 0, avail = len - sizeof(*q);
+	int rc = pg_check_port(q->port, r);
+	if (rc < 0)
+		return rc;
+	if (pg_flood_running(q->port))
+		return ctl_err(r, EBUSY, "port %s already has a traffic generator running",
+			       dp.ports[q->port].name);
+	if (q->n == 0 || q->n > PG_FLOOD_MAX_FRAMES)
+		return ctl_err(r, EINVAL, "%u frames to cycle through, 1..%u", q->n,
+			       PG_FLOOD_MAX_FRAMES);
+	pg_flood_stop(q->port, NULL); /* one that finished: its thread is joined */
+	struct pg_flood *f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->frames = malloc((size_t)q->n * PG_FLOOD_FRAME_MAX)) == NULL) {
+		free(f);
+		return ctl_err(r, ENOMEM, "out of memory");
+	}
+	for (uint32_t i = 0; i < q->n; i++) {
+		uint16_t flen = 0;
+		if (off + 2 > avail)
+			rc = ctl_err(r, EINVAL, "message ends after %u of %u frames", i, q->n);
+		else
+			memcpy(&flen, q->data + off, 2);
+		if (rc == 0 && (flen == 0 || flen > PG_FLOOD_FRAME_MAX || off + 2 + flen > avail))
+			rc = ctl_err(r, EINVAL, "frame %u: bad length %u (at most %u)", i, flen,
+				     PG_FLOOD_FRAME_MAX);
+		if (rc < 0) {
+			free(f->frames);
+			free(f);
+			return rc;
+		}
+		memcpy(f->frames + (size_t)i * PG_FLOOD_FRAME_MAX, q->data + off + 2, flen);
+		f->len[i] = flen;
+		off += 2 + flen + (flen & 1);
+	}
+	f->port = q->port;
+	f->n_frames = q->n;
+	f->count = q->count;
+	rc = pthread_create(&f->thread, NULL, pg_flood_main, f);
+	if (rc != 0) {
+		free(f->frames);
+		free(f);
+		return ctl_err(r, rc, "cannot start the generator thread: %s", strerror(rc));
+	}
+	f->joinable = true;
+	floods[q->port] = f;
+	return 0;
+}
+CTL_HANDLER(VR_MSG_PG_FLOOD_START, sizeof(struct vr_pg_flood_req), pg_flood_start_handler)
+
+static int pg_flood_stats_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	const struct vr_port_id *q = req;
+	(void)len;
+	int rc = pg_check_port(q->port, r);
+	if (rc < 0)
+		return rc;
+	if (floods[q->port] == NULL)
+		return ctl_err(r, ENOENT, "port %s has no traffic generator", dp.ports[q->port].name);
+	struct vr_pg_flood_stats *e = ctl_resp_put(r, sizeof(*e));
+	pg_flood_read(floods[q->port], e);
+	return 0;
+}
+CTL_HANDLER(VR_MSG_PG_FLOOD_STATS, sizeof(struct vr_port_id), pg_flood_stats_handler)
+
+static int pg_flood_stop_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	const struct vr_port_id *q = req;
+	(void)len;
+	int rc = pg_check_port(q->port, r);
+	if (rc < 0)
+		return rc;
+	if (floods[q->port] == NULL)
+		return ctl_err(r, ENOENT, "port %s has no traffic generator", dp.ports[q->port].name);
+	struct vr_pg_flood_stats *e = ctl_resp_put(r, sizeof(*e));
+	pg_flood_stop(q->port, e);
+	return 0;
+}
+CTL_HANDLER(VR_MSG_PG_FLOOD_STOP, sizeof(struct vr_port_id), pg_flood_stop_handler)

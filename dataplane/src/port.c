@@ -219,7 +219,7 @@ static int port_add_handler(const void *req, uint32_t len, struct ctl_resp *r)
 	if (q->kind == VR_PORT_DEVARGS)
 		rc = port_probe_devargs(devargs, &pid, r);
 	else if (q->kind == VR_PORT_RING)
-		rc = pg_port_create(name, &pid, r);
+		rc = pg_port_create(name, q->rxd, q->txd, &pid, r);
 	else
 		return ctl_err(r, EINVAL, "port %s: unknown kind %u", name, q->kind);
 	if (rc < 0)
@@ -451,6 +451,33 @@ static int port_stats_handler(const void *req, uint32_t len, struct ctl_resp *r)
 	return 0;
 }
 CTL_HANDLER(VR_MSG_PORT_STATS, sizeof(struct vr_port_id), port_stats_handler)
+
+static int port_dev_stats_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	const struct vr_port_id *q = req;
+	struct rte_eth_stats st;
+	(void)len;
+	if (!port_valid(q->port))
+		return ctl_err(r, ENOENT, "port %u does not exist", q->port);
+	/* The driver's counters, read as rte_eth_stats_get does from any thread. */
+	int rc = rte_eth_stats_get(q->port, &st);
+	if (rc != 0)
+		return ctl_err(r, -rc, "port %u: cannot read device counters", q->port);
+	struct vr_port_dev_stats *e = ctl_resp_put(r, sizeof(*e));
+	if (e == NULL)
+		return -EIO;
+	e->port = q->port;
+	e->rx_packets = st.ipackets;
+	e->rx_bytes = st.ibytes;
+	e->tx_packets = st.opackets;
+	e->tx_bytes = st.obytes;
+	e->rx_missed = st.imissed;
+	e->rx_errors = st.ierrors;
+	e->tx_errors = st.oerrors;
+	e->rx_nombuf = st.rx_nombuf;
+	return 0;
+}
+CTL_HANDLER(VR_MSG_PORT_DEV_STATS, sizeof(struct vr_port_id), port_dev_stats_handler)
 
 void ports_close_all(void)
 {

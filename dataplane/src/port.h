@@ -25,8 +25,10 @@ static inline bool port_valid(uint16_t port)
 	return port < VR_MAX_PORTS && dp.ports[port].in_use;
 }
 
-/* Ring ports (pg.c). */
-int pg_port_create(const char *name, uint16_t *port_id, struct ctl_resp *r);
+/* Ring ports (pg.c): rx and tx rings of rxd and txd entries (0: 4096). */
+int pg_port_create(const char *name, uint16_t rxd, uint16_t txd, uint16_t *port_id,
+		   struct ctl_resp *r);
+/* Stops the port's traffic generator, if any, and frees its rings. */
 void pg_port_free_rings(uint16_t port);
 
 /* Interface addresses (addr.c). */

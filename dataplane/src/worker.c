@@ -2,11 +2,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 
 #include "arp.h"
 #include "ip4.h"
+#include "capture.h"
 #include "exception.h"
 #include "nat.h"
 #include "worker.h"
@@ -23,6 +25,7 @@ static void worker_tx_flush_port(struct worker *w, uint16_t port)
 
 	for (uint16_t i = 0; i < n; i++)
 		lens[i] = b->pkts[i]->pkt_len;
+	capture_hook(w, port, VR_DIR_TX, b->pkts, n);
 	uint16_t q = (uint16_t)(w->id % p->n_txq);
 	if (p->tx_shared)
 		rte_spinlock_lock(&p->tx_lock);
@@ -56,6 +59,7 @@ void worker_tx(struct worker *w, uint16_t port, struct rte_mbuf *m)
 			return worker_drop(w, m, port, VR_CNT_DROP_NO_MBUF);
 	}
 	struct tx_buffer *b = &w->txb[port];
+	trace(m, VR_TRACE_TX, port, 0);
 	b->pkts[b->n++] = m;
 	w->tx_pending |= 1ULL << port;
 	if (b->n == VR_BURST)
@@ -121,14 +125,18 @@ static void worker_rx_burst(struct worker *w, uint16_t port, struct rte_mbuf **p
 	uint64_t bytes = 0;
 	uint16_t owner = __atomic_load_n(&p->exception_of, __ATOMIC_ACQUIRE);
 
+	capture_hook(w, port, VR_DIR_RX, pkts, n);
 	if (owner != VR_PORT_NONE)
 		return worker_rx_exception(w, port, owner, pkts, n);
 
 	for (uint16_t i = 0; i < n; i++) {
+		bytes += pkts[i]->pkt_len;
+		*pkt_meta(pkts[i]) = (struct pkt_meta){.in_port = port, .out_port = VR_PORT_NONE,
+						       .vrf = p->vrf};
+	}
+	trace_rx_hook(w, port, pkts, n);
+	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		bytes += m->pkt_len;
-		*pkt_meta(m) = (struct pkt_meta){.in_port = port, .out_port = VR_PORT_NONE,
-						 .vrf = p->vrf};
 		if (unlikely(rte_pktmbuf_data_len(m) < sizeof(struct rte_ether_hdr))) {
 			worker_drop(w, m, port, VR_CNT_DROP_RUNT);
 			continue;
@@ -199,6 +207,7 @@ int worker_main(void *arg)
 	while (!w->stop) {
 		const struct rxq_list *rl = __atomic_load_n(&w->rxqs, __ATOMIC_ACQUIRE);
 		uint32_t got = 0;
+		uint64_t start = rte_rdtsc();
 		for (uint32_t i = 0; rl != NULL && i < rl->n; i++) {
 			uint16_t port = rl->q[i].port;
 			uint16_t n = rte_eth_rx_burst(port, rl->q[i].queue, pkts, VR_BURST);
@@ -218,6 +227,14 @@ int worker_main(void *arg)
 		nat_worker_housekeeping(w);
 		worker_tx_flush(w);
 		rte_rcu_qsbr_quiescent(dp.qs, w->id);
+		/* cycles/packet = busy cycles / packets, read by the control thread */
+		w->cycles.loops++;
+		if (got > 0) {
+			w->cycles.busy_tsc += rte_rdtsc() - start;
+			w->cycles.packets += got;
+		} else {
+			w->cycles.idle_loops++;
+		}
 
 		/* Optional: give the core back when there is nothing to do,
 		 * for laptops and shared CI machines. */
@@ -233,4 +250,21 @@ int worker_main(void *arg)
 	rte_rcu_qsbr_thread_offline(dp.qs, w->id);
 	rte_rcu_qsbr_thread_unregister(dp.qs, w->id);
 	return 0;
+}
+
+/* The worker loop's packet work for one burst the caller received itself,
+ * for harnesses that play a worker on their own thread (dataplane/fuzz/):
+ * rx processing, then what the control thread injected or other workers
+ * handed off, then the tx flush. The caller must be registered and online
+ * in dp.qs with w->id. */
+void worker_process_rx(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	if (n > 0)
+		worker_rx_burst(w, port, pkts, n);
+	if (!rte_ring_empty(w->inject))
+		worker_inject(w);
+	if (!rte_ring_empty(w->handoff))
+		worker_handoff(w);
+	nat_worker_housekeeping(w);
+	worker_tx_flush(w);
 }

@@ -11,14 +11,20 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "trace.h"
 
 int worker_main(void *arg);
+
+/* One pass of worker_main()'s loop over a burst the caller received
+ * (n may be 0); for the fuzz harness. See worker.c. */
+void worker_process_rx(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n);
 
 /* Count a drop against `port` and free the packet. */
 static inline void worker_drop(struct worker *w, struct rte_mbuf *m, uint16_t port,
 			       enum vr_counter why)
 {
 	counter_inc(w->stats, port, why);
+	trace(m, VR_TRACE_DROP, why, 0);
 	rte_pktmbuf_free(m);
 }
 

@@ -16,7 +16,20 @@
  * this caps it at 128 MB and keeps addresses inside one /8. */
 #define OPT_MAX_DST_COUNT (1u << 24)
 
+enum run_mode {
+	RUN_LEGACY,                  /* one flow from the command line, legacy JSON */
+	RUN_CONFIG,                  /* --config FILE: one trial, then exit */
+	RUN_SERVER,                  /* --server: trials on request from stdin */
+};
+
 struct options {
+	enum run_mode mode;
+	const char *config_path;     /* --config */
+	unsigned int slots;          /* --slots: streams a trial may have */
+	unsigned int slot0_mbufs;    /* --slot0-mbufs: frames of the first stream */
+	unsigned int slot_mbufs;     /* --slot-mbufs: frames of each other stream */
+	unsigned int rx_mbufs;       /* --rx-mbufs */
+	unsigned int rx_queues;      /* --rx-queues: per port, all polled */
 	double duration_s;           /* --duration, > 0 */
 	uint64_t rate_pps;           /* --rate, 0 = as fast as possible */
 	struct rte_ether_addr src_mac;

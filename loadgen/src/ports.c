@@ -19,7 +19,7 @@
 #define PORT_NB_DESC 1024
 
 int
-port_setup(uint16_t port, struct rte_mempool *rx_pool)
+port_setup(uint16_t port, struct rte_mempool *rx_pool, uint16_t nb_rxq)
 {
 	struct rte_eth_conf conf;
 	uint16_t nb_rxd = PORT_NB_DESC, nb_txd = PORT_NB_DESC;
@@ -27,7 +27,7 @@ port_setup(uint16_t port, struct rte_mempool *rx_pool)
 	int ret;
 
 	memset(&conf, 0, sizeof(conf));
-	ret = rte_eth_dev_configure(port, 1, 1, &conf);
+	ret = rte_eth_dev_configure(port, nb_rxq, 1, &conf);
 	if (ret < 0) {
 		fprintf(stderr, "port %u: configure: %s\n", port, rte_strerror(-ret));
 		return -1;
@@ -37,11 +37,13 @@ port_setup(uint16_t port, struct rte_mempool *rx_pool)
 		fprintf(stderr, "port %u: descriptor counts: %s\n", port, rte_strerror(-ret));
 		return -1;
 	}
-	ret = rte_eth_rx_queue_setup(port, 0, nb_rxd, socket < 0 ? 0 : socket, NULL,
-				     rx_pool);
-	if (ret < 0) {
-		fprintf(stderr, "port %u: rx queue: %s\n", port, rte_strerror(-ret));
-		return -1;
+	for (uint16_t q = 0; q < nb_rxq; q++) {
+		ret = rte_eth_rx_queue_setup(port, q, nb_rxd, socket < 0 ? 0 : socket, NULL,
+					     rx_pool);
+		if (ret < 0) {
+			fprintf(stderr, "port %u: rx queue %u: %s\n", port, q, rte_strerror(-ret));
+			return -1;
+		}
 	}
 	ret = rte_eth_tx_queue_setup(port, 0, nb_txd, socket < 0 ? 0 : socket, NULL);
 	if (ret < 0) {

@@ -8,9 +8,11 @@
 
 #include <rte_mempool.h>
 
-/* One rx and one tx queue, no offloads (memif offers none, and asking for
- * one it does not report makes rte_eth_dev_configure fail). */
-int port_setup(uint16_t port, struct rte_mempool *rx_pool);
+/* nb_rxq rx queues and one tx queue, no offloads (memif offers none, and
+ * asking for one it does not report makes rte_eth_dev_configure fail).
+ * More than one rx queue is for peers that send on several: a memif client
+ * gets one ring per queue, and Open vSwitch transmits on a second one. */
+int port_setup(uint16_t port, struct rte_mempool *rx_pool, uint16_t nb_rxq);
 
 /*
  * Start the ports and wait until every link is up, or timeout_s passes, or

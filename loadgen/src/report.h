@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The one result the generator prints on stdout. */
+/* The legacy mode's result (bench/forwarding.py reads it). Trials in
+ * --server/--config mode print trial_report_json() instead. */
 #ifndef LOADGEN_REPORT_H
 #define LOADGEN_REPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#include "worker.h"
+#include "trial.h"
 
-/* As one JSON object on one line (for the benchmark harness), or as a
- * short human summary. */
-void report_print(FILE *f, const struct worker_result *res, bool json);
+void report_legacy(FILE *f, const struct trial *t, uint16_t rx_port, bool json);
 
 #endif

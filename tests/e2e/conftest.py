@@ -38,6 +38,17 @@ def appliance(tmp_path):
         started.append(app)
         return app
 
+    before = _netns()
     yield start
+    # servers the test started in its namespaces die with them
+    for ns in _netns() - before:
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            subprocess.run(["kill", "-9", pid], capture_output=True)
     for app in started:
         app.stop()
+
+
+def _netns() -> set[str]:
+    return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,35 +15,18 @@ import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from certs import make_certs
 from vrouter.appliance import Appliance
 from vrouter.config import parse
 from vrouter.v1 import (events_pb2, events_pb2_grpc, route_pb2, route_pb2_grpc, stats_pb2,
                         stats_pb2_grpc, vrf_pb2, vrf_pb2_grpc)
 
 CONFIG = """
-api: {{socket: {sock}, tcp: "127.0.0.1:0"{tls}}}
+api: {{socket: {sock}{tls}}}
 dataplane: {{hugepages: no, memory_mb: 256, mbufs: 8192}}
 interfaces:
   a: {{device: "net_null{n},size=64", up: false, addresses: [10.0.0.1/24]}}
 """
-
-
-def make_certs(d: Path) -> dict[str, Path]:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate."""
-    def run(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True)
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
-        "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"))
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "")):
-        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-            "-keyout", str(d / f"{name}.key"), "-out", str(d / f"{name}.csr"))
-        extfile = d / f"{name}.ext"
-        extfile.write_text(ext + "\n")
-        run("x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / "ca.pem"),
-            "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "1",
-            "-extfile", str(extfile), "-out", str(d / f"{name}.pem"))
-    return {k: d / k for k in ("ca.pem", "server.pem", "server.key", "client.pem",
-                                "client.key")}
 
 
 _n = iter(range(40, 100))
@@ -54,7 +36,7 @@ _n = iter(range(40, 100))
 def start(tmp_path):
     apps = []
 
-    def go(tls: str = "") -> Appliance:
+    def go(tls: str = ', tcp: "127.0.0.1:0", insecure_tcp: true') -> Appliance:
         n = next(_n)
         cfg = parse(yaml.safe_load(CONFIG.format(sock=tmp_path / "api.sock", tls=tls, n=n)), "t")
         app = Appliance(cfg, tmp_path / "run", name=f"api{os.getpid()}-{n}")
@@ -99,8 +81,8 @@ def test_reflection_lists_every_service(start, tmp_path):
 
 def test_mutual_tls_accepts_the_client_cert_and_refuses_others(start, tmp_path):
     c = make_certs(tmp_path)
-    app = start(f", tls: {{cert: {c['server.pem']}, key: {c['server.key']}, "
-                f"client_ca: {c['ca.pem']}}}")
+    app = start(f", tcp: '127.0.0.1:0', tls: {{cert: {c['server.pem']}, "
+                f"key: {c['server.key']}, client_ca: {c['ca.pem']}}}")
     target = f"127.0.0.1:{app.api.port}"
     ca = c["ca.pem"].read_bytes()
     good = grpc.secure_channel(target, grpc.ssl_channel_credentials(
@@ -116,9 +98,10 @@ def test_mutual_tls_accepts_the_client_cert_and_refuses_others(start, tmp_path):
         vrf_pb2_grpc.VrfServiceStub(plain).List(vrf_pb2.VrfListRequest(), timeout=5)
 
 
-def test_server_only_tls(start, tmp_path):
+def test_server_only_tls_is_an_explicit_opt_in(start, tmp_path):
     c = make_certs(tmp_path)
-    app = start(f", tls: {{cert: {c['server.pem']}, key: {c['server.key']}}}")
+    app = start(f", tcp: '127.0.0.1:0', insecure_tcp: true, "
+                f"tls: {{cert: {c['server.pem']}, key: {c['server.key']}}}")
     ch = grpc.secure_channel(f"127.0.0.1:{app.api.port}",
                              grpc.ssl_channel_credentials(c["ca.pem"].read_bytes()))
     st = stats_pb2_grpc.StatsServiceStub(ch).Status(stats_pb2.StatusRequest(), timeout=5)

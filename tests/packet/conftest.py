@@ -2,7 +2,23 @@ from __future__ import annotations
 
 import pytest
 
-from packet.harness import PacketRouter
+from packet.harness import PacketRouter, tiny_limits
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "capacity(reason): needs more than the tiny limits of "
+        "VROUTER_PACKET_LIMITS=tiny (tables, queues, mbufs); skipped in that pass")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not tiny_limits():
+        return
+    for item in items:
+        mark = item.get_closest_marker("capacity")
+        if mark is not None:
+            why = mark.args[0] if mark.args else "needs the default limits"
+            item.add_marker(pytest.mark.skip(reason=f"tiny limits: {why}"))
 
 
 @pytest.fixture
@@ -24,3 +40,12 @@ def shared_router(tmp_path_factory):
     r.dp.params_set(idle_sleep_us=100)
     yield r
     r.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_mbuf_leak_in_shared_router(request):
+    """A test on the shared dataplane leaves every mbuf in its pool (tests
+    with their own dataplane are checked when it stops: PacketRouter.close)."""
+    yield
+    if "shared_router" in request.fixturenames:
+        request.getfixturevalue("shared_router").assert_no_mbuf_leak()

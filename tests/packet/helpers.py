@@ -87,7 +87,8 @@ def assert_counters(router: PacketRouter, before, expected: dict[int, dict[str, 
         time.sleep(0.005)
         got = deltas(router, before)
     time.sleep(settle)
-    assert deltas(router, before) == expected
+    got = deltas(router, before)
+    assert got == expected, f"counter changes {got} != expected {expected}"
 
 
 def rx(pkt) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from ipaddress import IPv4Address
 
 import pytest
 from scapy.layers.inet import IP, UDP, fragment
@@ -11,6 +12,7 @@ from scapy.packet import Raw
 from packet.harness import host_mac
 from packet.helpers import (arp_request_from_router, assert_counters, forwarded, icmp_error,
                             merge, rx, snapshot, to_router, tx)
+from vrouter.core.path import flow_hash
 from vrouter.dataplane.messages import NhType
 
 GW = {8: 1, 16: 2, 24: 3, 32: 4}  # gateway host 10.0.1.<h> on port b -> next-hop id
@@ -234,3 +236,17 @@ def test_ecmp_sends_all_fragments_of_a_datagram_the_same_way(router, ecmp):
         by_dgram[src].add(mac)
     assert all(len(macs) == 1 for macs in by_dgram.values())
     assert len(set().union(*by_dgram.values())) > 1  # sources still spread
+
+
+def test_explain_predicts_the_ecmp_member_of_each_flow(router, ecmp):
+    """vrouter explain computes the dataplane's flow hash (core/path.py): for
+    every flow, the gateway it names is the one the packet really takes."""
+    a, b = ecmp
+    flows = [udp("20.1.2.3", sport=10000 + i) for i in range(64)]
+    path = spread(router, a, b, flows, key=lambda p: p[UDP].sport)
+    mac_of_nh = {nh: host_mac(1, h) for h, nh in GW.items()}
+    members = [1, 2, 3, 4]
+    for p in flows:
+        h = flow_hash(17, IPv4Address(p[IP].src), IPv4Address(p[IP].dst), p[UDP].sport,
+                      p[UDP].dport)
+        assert mac_of_nh[members[(h * len(members)) >> 32]] == path[p[UDP].sport]

@@ -35,6 +35,8 @@ CASES = {
     "ihl_beyond_the_frame": (ETH + ipv4(ver_ihl=0x4F), "drop_ip_bad_ihl"),
     "total_length_above_frame": (ETH + ipv4(total=20 + len(PAYLOAD) + 1), "drop_ip_bad_length"),
     "total_length_below_header": (ETH + ipv4(total=19), "drop_ip_bad_length"),
+    "ihl_beyond_the_total_length": (ETH + ipv4(0x4F, total=28, options=b"\x01" * 40),
+                                    "drop_ip_bad_length"),
     "bad_header_checksum": (ETH + ipv4(good_checksum=False), "drop_ip_bad_checksum"),
     "option_length_past_header": (ETH + ipv4(0x46, options=b"\x88\x09\x00\x00"),
                                   "drop_ip_bad_options"),
@@ -89,14 +91,24 @@ def test_malformed_frame_is_dropped_and_counted(router, two, frame, counter):
     assert_counters(router, before, {a: merge(rx(frame), {counter: 1})})
 
 
-@pytest.mark.xfail(strict=True, reason="no source check against the connected subnets: a "
-                   "subnet's broadcast address as source is forwarded")
-def test_subnet_broadcast_source_is_martian(router, two):
-    """RFC 1812 5.3.7 with 4.2.2.11: a directed broadcast address is not a
-    valid source; such a packet SHOULD NOT be forwarded."""
+@pytest.mark.parametrize("src", ["10.0.1.255", "10.0.0.255"], ids=["other_subnet", "own_subnet"])
+def test_subnet_broadcast_source_is_martian(router, two, src):
+    """RFC 1812 5.3.7 with 4.2.2.11: a directed broadcast address of a
+    connected subnet (the ingress port's or another's) is not a valid
+    source; such a packet is not forwarded."""
     a, b = two
-    frame = ETH + ipv4(src="10.0.1.255")
+    frame = ETH + ipv4(src=src)
     before = snapshot(router)
     router.send(a, frame)
     router.expect_none(a, b)
     assert_counters(router, before, {a: merge(rx(frame), {"drop_martian_src": 1})})
+
+
+def test_source_ending_in_ones_off_the_connected_subnets_is_forwarded(router, two):
+    """Only connected subnets' broadcasts are martian: 20.0.0.255 may be a
+    host of a subnet the router cannot see into (a /23, say)."""
+    a, b = two
+    frame = ETH + ipv4(src="20.0.0.255")
+    router.send(a, frame)
+    (out,) = router.expect(b, 1)
+    assert bytes(out) == forwarded(to_router(0) / IP(frame[14:]), 1, host_mac(1))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import output
-from .client import DEFAULT_API, Api, CliError, UsageError
+from .client import DEFAULT_API, Api, CliError, TlsFiles, UsageError
 from .words import Words, seconds
 
 try:
@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--api", metavar="ADDR", default=os.environ.get("VROUTER_API") or DEFAULT_API,
                      help="the API: a socket path, unix:PATH or host:port "
                           f"(default: $VROUTER_API, else {DEFAULT_API})")
+    tls_options = (("--tls-ca", "VROUTER_TLS_CA", "the CA that signed the server's certificate"),
+                   ("--tls-cert", "VROUTER_TLS_CERT", "our client certificate"),
+                   ("--tls-key", "VROUTER_TLS_KEY", "its private key"))
+    for opt, env, what in tls_options:
+        top.add_argument(opt, metavar="FILE", default=os.environ.get(env) or None,
+                         help=f"TCP API with TLS: {what}, PEM (default: ${env})")
     top.add_argument("-j", "--json", action="store_true",
                      help="machine-readable output: one JSON document (streams: one per line)")
     top.add_argument("--batch", metavar="FILE",
@@ -238,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     api = None
     try:
         a = parse(parser, argv)
-        api = Api(a.api, a.timeout)
+        api = Api(a.api, a.timeout, TlsFiles(a.tls_ca, a.tls_cert, a.tls_key))
         if a.batch:
             if getattr(a, "_cmd", None) is not None:
                 raise UsageError("--batch: the commands go in the file, not after it")

@@ -3,11 +3,17 @@
 Exit codes: 2 a bad argument (found before contacting the server), 1 the
 server refused (any gRPC status it returned), 3 the API cannot be reached
 (no socket, connection refused, no answer within --timeout).
+
+Over TCP the API normally wants mutual TLS: --tls-ca (the CA that signed the
+server's certificate), --tls-cert and --tls-key (ours, signed by the CA the
+server trusts), or VROUTER_TLS_CA, VROUTER_TLS_CERT, VROUTER_TLS_KEY. The
+unix socket uses no TLS (its file mode is the access control).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -56,6 +62,36 @@ def target(address: str) -> str:
     return address
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for a TCP connection: `ca` verifies the server; `cert` and
+    `key` are our client certificate (mutual TLS)."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.ca or self.cert or self.key)
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        if bool(self.cert) != bool(self.key):
+            raise UsageError("--tls-cert and --tls-key go together (a client certificate "
+                             "and its key)")
+
+        def read(option: str, path: str | None) -> bytes | None:
+            if not path:
+                return None
+            try:
+                return Path(path).read_bytes()
+            except OSError as e:
+                raise UsageError(f"{option}: cannot read {path}: {e.strerror}") from None
+
+        return grpc.ssl_channel_credentials(read("--tls-ca", self.ca),
+                                            read("--tls-key", self.key),
+                                            read("--tls-cert", self.cert))
+
+
 def _unix_path(tgt: str) -> str | None:
     if not tgt.startswith("unix:"):
         return None
@@ -66,9 +102,11 @@ def _unix_path(tgt: str) -> str | None:
 class Api:
     """Stubs of every service, connected on first use. Calls raise CliError."""
 
-    def __init__(self, address: str, timeout: float = 10.0) -> None:
+    def __init__(self, address: str, timeout: float = 10.0,
+                 tls: TlsFiles | None = None) -> None:
         self.target = target(address)
         self.timeout = timeout
+        self.tls = tls or TlsFiles()
         self._channel: grpc.Channel | None = None
 
     @property
@@ -85,9 +123,12 @@ class Api:
         if path is not None and not os.path.exists(path):
             raise Unreachable(f"cannot reach the API at {self.target}: no such socket "
                               "(is the router running? see --api or VROUTER_API)")
-        ch = grpc.insecure_channel(self.target, options=[
-            ("grpc.max_receive_message_length", MAX_MSG),
-            ("grpc.max_send_message_length", MAX_MSG)])
+        options = [("grpc.max_receive_message_length", MAX_MSG),
+                   ("grpc.max_send_message_length", MAX_MSG)]
+        if path is None and self.tls:
+            ch = grpc.secure_channel(self.target, self.tls.credentials(), options=options)
+        else:
+            ch = grpc.insecure_channel(self.target, options=options)
         try:
             health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(),
                                                  timeout=self.timeout)
@@ -95,6 +136,9 @@ class Api:
             ch.close()
             why = (f"no answer within {self.timeout:g}s (--timeout)"
                    if e.code() == grpc.StatusCode.DEADLINE_EXCEEDED else e.details())
+            if path is None and not self.tls:
+                why += (" (a TCP API normally wants mutual TLS: --tls-ca, --tls-cert, "
+                        "--tls-key or VROUTER_TLS_CA, VROUTER_TLS_CERT, VROUTER_TLS_KEY)")
             raise Unreachable(f"cannot reach the API at {self.target}: {why}") from None
         return ch
 

@@ -209,9 +209,11 @@ class Words:
 # ---- completion of names known to the router (best effort, quick) ----
 
 def _names(kind: str, parsed_args) -> list[str]:
-    from .client import DEFAULT_API, Api, CliError
+    from .client import DEFAULT_API, Api, CliError, TlsFiles
     try:
-        api = Api(getattr(parsed_args, "api", None) or DEFAULT_API, timeout=1.0)
+        tls = TlsFiles(*(getattr(parsed_args, k, None)
+                         for k in ("tls_ca", "tls_cert", "tls_key")))
+        api = Api(getattr(parsed_args, "api", None) or DEFAULT_API, timeout=1.0, tls=tls)
         try:
             if kind == "interface":
                 from ..v1 import interface_pb2 as pb

@@ -94,8 +94,15 @@ def to_dict(cfg: RouterConfig) -> dict[str, Any]:
                              ("client_ca", a.tls_client_ca)) if v}
     if tls:
         api["tls"] = tls
+    if a.insecure_tcp:
+        api["insecure_tcp"] = True
+    for k in ("max_concurrent_rpcs", "max_request_bytes"):
+        if getattr(a, k) != getattr(ApiConfig, k):
+            api[k] = getattr(a, k)
     if api:
         out["api"] = api
+    if cfg.metrics.listen is not None:
+        out["metrics"] = {"listen": cfg.metrics.listen}
     vrfs = {}
     for v in cfg.vrfs:
         spec = {k: getattr(v, k) for k in ("id", "max_routes", "num_tbl8") if getattr(v, k)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_address
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from .model import (
     DemoHost,
     IcmpSettings,
     Interface,
+    MetricsConfig,
     NatRule,
     NatTimeouts,
     Neighbor,
@@ -370,7 +371,8 @@ def _demo_hosts(ctx: _Ctx, raw: Any, ifnames: set[str]) -> tuple[DemoHost, ...]:
 
 
 def _api(ctx: _Ctx, raw: Any) -> ApiConfig:
-    d = _mapping(ctx, "api", raw, {"socket", "tcp", "tls"})
+    d = _mapping(ctx, "api", raw, {"socket", "tcp", "tls", "insecure_tcp",
+                                   "max_concurrent_rpcs", "max_request_bytes"})
     tls = _mapping(ctx, "api.tls", d.get("tls"), {"cert", "key", "client_ca"})
     tcp = _str(ctx, "api.tcp", d["tcp"]) if "tcp" in d else None
     if tcp is not None:
@@ -381,9 +383,55 @@ def _api(ctx: _Ctx, raw: Any) -> ApiConfig:
         raise ctx.fail("api.tls", "TLS applies to the TCP listener: set api.tcp too")
     if tls and not ("cert" in tls and "key" in tls):
         raise ctx.fail("api.tls", "needs both 'cert' and 'key'")
+    for k in ("cert", "key", "client_ca"):
+        if k in tls:
+            _str(ctx, f"api.tls.{k}", tls[k])
+    insecure = _bool(ctx, "api.insecure_tcp", d.get("insecure_tcp", False))
+    if tcp is not None and "client_ca" not in tls and not insecure:
+        raise ctx.fail("api.tcp", "a TCP listener needs mutual TLS (api.tls: cert, key and "
+                                  "client_ca, so that only holders of a client certificate "
+                                  "can reconfigure the router); to listen without it, say so "
+                                  "with api.insecure_tcp: true (or vrouter run --insecure-tcp)")
     return ApiConfig(socket=_str(ctx, "api.socket", d.get("socket", ApiConfig.socket)), tcp=tcp,
                      tls_cert=tls.get("cert"), tls_key=tls.get("key"),
-                     tls_client_ca=tls.get("client_ca"))
+                     tls_client_ca=tls.get("client_ca"), insecure_tcp=insecure,
+                     max_concurrent_rpcs=_int(ctx, "api.max_concurrent_rpcs",
+                                              d.get("max_concurrent_rpcs",
+                                                    ApiConfig.max_concurrent_rpcs), 1, 100000),
+                     max_request_bytes=_int(ctx, "api.max_request_bytes",
+                                            d.get("max_request_bytes",
+                                                  ApiConfig.max_request_bytes),
+                                            1024, (1 << 31) - 1))
+
+
+def _metrics(ctx: _Ctx, raw: Any) -> MetricsConfig:
+    """metrics: {listen: "127.0.0.1:9469"}; absent: no endpoint."""
+    if raw is None:
+        return MetricsConfig()
+    d = _mapping(ctx, "metrics", raw, {"listen"})
+    if "listen" not in d:
+        raise ctx.fail("metrics", "missing 'listen' (host:port for the HTTP endpoint, "
+                                  "e.g. 127.0.0.1:9469; leave 'metrics' out to turn it off)")
+    v = d["listen"]
+    if isinstance(v, int) and not isinstance(v, bool):
+        raise ctx.fail("metrics.listen", f"{v!r}: give host:port, e.g. '127.0.0.1:{v}'")
+    text = _str(ctx, "metrics.listen", v)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ctx.fail("metrics.listen", f"{text!r} is not host:port (e.g. 127.0.0.1:9469)")
+    if not 0 <= int(port) <= 65535:  # 0: any free port
+        raise ctx.fail("metrics.listen", f"port {port} is out of range 0..65535")
+    ip = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if host != "localhost":
+        try:
+            version = ip_address(ip).version
+        except ValueError:
+            raise ctx.fail("metrics.listen", f"host {host!r} is not an IP address "
+                                             "(e.g. 127.0.0.1, 0.0.0.0, [::1])") from None
+        if (version == 6) != (ip != host):
+            raise ctx.fail("metrics.listen", f"{text!r}: an IPv6 address goes in brackets "
+                                             "([::1]:9469), an IPv4 one does not")
+    return MetricsConfig(listen=text)
 
 
 def _check_consistency(ctx: _Ctx, cfg: RouterConfig) -> None:
@@ -422,7 +470,8 @@ def _check_consistency(ctx: _Ctx, cfg: RouterConfig) -> None:
 def parse(data: Any, source: str = "<config>") -> RouterConfig:
     ctx = _Ctx(source)
     top = _mapping(ctx, "", data, {"dataplane", "vrfs", "interfaces", "routes", "neighbors",
-                                   "nat", "control_plane", "demo_hosts", "api"})
+                                   "nat", "control_plane", "demo_hosts", "api",
+                                   "metrics"})
     api = _api(ctx, top.get("api"))
     vrfs = _vrfs(ctx, top.get("vrfs"))
     vrf_names = {v.name for v in vrfs}
@@ -439,8 +488,13 @@ def parse(data: Any, source: str = "<config>") -> RouterConfig:
         control_plane=_bool(ctx, "control_plane", top.get("control_plane", True)),
         demo_hosts=_demo_hosts(ctx, top.get("demo_hosts"), ifnames),
         api=api,
+        metrics=_metrics(ctx, top.get("metrics")),
     )
     _check_consistency(ctx, cfg)
+    if cfg.metrics.listen and cfg.metrics.listen == cfg.api.tcp \
+            and not cfg.metrics.listen.endswith(":0"):
+        raise ctx.fail("metrics.listen", f"{cfg.metrics.listen} is also api.tcp: give each "
+                                          "its own port")
     return cfg
 
 

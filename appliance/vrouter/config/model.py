@@ -194,6 +194,18 @@ class ApiConfig:
     tls_cert: str | None = None            # PEM files; with client_ca: mutual TLS
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    # TCP without mutual TLS (plaintext, or TLS without client certificates):
+    # only when asked for, since anyone reaching the port could reconfigure
+    insecure_tcp: bool = False
+    max_concurrent_rpcs: int = 64          # more at once: RESOURCE_EXHAUSTED
+    max_request_bytes: int = 64 << 20      # a bigger request: RESOURCE_EXHAUSTED
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The Prometheus/OpenMetrics endpoint (HTTP GET /metrics); off unless `listen` is set."""
+
+    listen: str | None = None  # "host:port", e.g. "127.0.0.1:9469" (port 0: any free one)
 
 
 @dataclass(frozen=True)
@@ -208,6 +220,7 @@ class RouterConfig:
     control_plane: bool = True  # control namespaces per VRF (the router's own stack)
     demo_hosts: tuple[DemoHost, ...] = ()
     api: ApiConfig = field(default_factory=ApiConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def vrf(self, name: str) -> Vrf:
         return next(v for v in self.vrfs if v.name == name)

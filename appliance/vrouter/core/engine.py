@@ -71,6 +71,41 @@ class Engine:
             self.dataplane_up = True
             self.down_since = None
 
+    def adopt(self, dp: DataplaneClient, cfg: RouterConfig, keep_port=lambda p: False,
+              learned: dict | None = None) -> dict[str, int]:
+        """A dataplane that outlived the previous management plane: `cfg`
+        becomes the state (version 1, as at a start) without programming it
+        afresh; the dataplane is changed only where it differs from it
+        (core/adopt.py), so what it forwards meanwhile goes on. Returns what
+        was changed, by kind. `learned`: vrf -> {prefix: candidate}, routes a
+        routing daemon has in the control namespaces, kept as they are. Raises
+        CannotAdopt when it cannot be done in place; the state is built
+        then, so attach() a fresh dataplane."""
+        from .adopt import Reconciler, nh_hints
+        with self.lock:
+            max_nh = dp.hello().max_nexthops
+            self.state.rib.nhs.hint(nh_hints(dp, max_nh))
+            changes: list[ch.Change] = diff(RouterConfig(vrfs=(cfg.vrf("default"),)), cfg)
+            for vrf, routes in (learned or {}).items():
+                if routes and any(v.name == vrf for v in cfg.vrfs):
+                    changes.append(ch.LearnedSet(vrf, tuple(routes.items()), ()))
+            self.state.rib.begin()
+            for c in changes:
+                self.state.apply(c)
+                self._track_vrfs(c)
+            self.state.rib.commit()
+            self.state.rib.nhs.unhint()
+            self.version = 1
+            self.history.append(Version(1, now_rfc3339(), "startup configuration", tuple(
+                c for c in changes if not isinstance(c, ch.LearnedSet))))
+            self.executor.dp = dp
+            self.executor.begin()
+            done = Reconciler(self, dp, max_nh, keep_port).run()
+            self.executor.begin()
+            self.dataplane_up = True
+            self.down_since = None
+            return done
+
     def detach(self) -> None:
         with self.lock:
             self.dataplane_up = False
@@ -188,6 +223,8 @@ class Engine:
             changed.append("dataplane.arp.table_size")
         if self.base.api != cfg.api:
             changed.append("api")
+        if self.base.metrics != cfg.metrics:
+            changed.append("metrics")
         if self.base.demo_hosts != cfg.demo_hosts:
             changed.append("demo_hosts")
         if changed:

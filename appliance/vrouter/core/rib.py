@@ -80,8 +80,29 @@ class NhTable:
     keys: dict[int, tuple] = field(default_factory=dict)
     _next: int = 1
     _free: list[int] = field(default_factory=list)
+    # Adopting a running dataplane: key -> the id it already has for that
+    # next hop, so the same next hops keep their ids (see hint()).
+    hints: dict[tuple, int] = field(default_factory=dict)
 
-    def _alloc(self) -> int:
+    def hint(self, hints: dict[tuple, int]) -> None:
+        """Before the first acquire: a key in `hints` gets that id; no other
+        key gets one of those ids until `unhint()`."""
+        assert not self.keys, "hints go on an empty table"
+        self.hints = {k: v for k, v in hints.items() if 1 <= v <= self.max_id}
+        top = max(self.hints.values(), default=0)
+        taken = set(self.hints.values())
+        self._next = top + 1
+        self._free = [i for i in range(top, 0, -1) if i not in taken]
+
+    def unhint(self) -> None:
+        """Hinted ids no key took become free ids."""
+        self._free += [i for i in set(self.hints.values()) if i not in self.keys]
+        self.hints = {}
+
+    def _alloc(self, key: tuple | None = None) -> int:
+        want = self.hints.get(key) if self.hints else None
+        if want is not None and want not in self.keys:
+            return want
         if self._free:
             return self._free.pop()
         if self._next > self.max_id:
@@ -101,7 +122,7 @@ class NhTable:
             key = ("group", ids)
         nh = self.by_key.get(key)
         if nh is None:
-            nh = self._alloc()
+            nh = self._alloc(key)
             self.by_key[key] = nh
             self.keys[nh] = key
             self.refs[nh] = 0

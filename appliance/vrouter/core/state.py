@@ -293,6 +293,14 @@ class RouterState:
         self._check_addresses(new)
         ops: list[Op] = []
         vrf_moves = new.vrf != cur.vrf
+        # The dataplane forgets neighbours off the port's subnets (static ones
+        # too) when an address goes: a static one must go first.
+        for n in self.neighbors.values():
+            if n.interface == new.name and (vrf_moves or not any(
+                    n.ip in a.network and n.ip != a.ip for a in new.addresses)):
+                raise FailedPrecondition(f"interface {new.name}: static neighbor {n.ip} "
+                                         "needs an address on its subnet in this vrf; "
+                                         "delete the neighbor first")
         gone = cur.addresses if vrf_moves else [a for a in cur.addresses if a not in new.addresses]
         came = new.addresses if vrf_moves else [a for a in new.addresses if a not in cur.addresses]
         if gone:

@@ -28,7 +28,8 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from . import messages as m
 from .messages import VR_CTL_MAX_MSG, MsgType, NeighState, NhType, PortKind
-from .types import Hello, NatRule, NatSession, Neigh, Nexthop, Params, Port, Route, Vrf
+from .types import Captured, Hello, NatRule, NatSession, Neigh, Nexthop, Params, Port, Route, TraceRecord, Vrf
+from .types import WorkerCycles
 
 # struct.Struct twins of the structs on the hot paths (bulk routes, frames, headers).
 _HDR = struct.Struct("=HHIIi")  # vr_msg_hdr
@@ -383,6 +384,35 @@ class DataplaneClient:
         req.mask = sum(m.PARAM_BITS[name] for name in fields)
         self.request(MsgType.PARAMS_SET, bytes(req))
 
+    def mempool_stats(self) -> dict[str, dict[str, int]]:
+        """Each packet buffer pool by name: its size, the mbufs in use (not in
+        the pool nor in a per-lcore cache) and the per-lcore cache size."""
+        out = {}
+        for v in _list_items(self.request(MsgType.MEMPOOL_LIST), ctypes.sizeof(m.MempoolInfo)):
+            e = m.MempoolInfo.from_buffer_copy(v)
+            out[e.name.decode()] = {"size": e.size, "in_use": e.in_use,
+                                    "cache_size": e.cache_size}
+        return out
+
+    def worker_stats(self) -> tuple[int, list[WorkerCycles]]:
+        """(TSC cycles per second, each worker's loop counters). The control
+        thread reads the counters the workers keep, with relaxed loads: no
+        lock, nothing asked of the workers."""
+        head = ctypes.sizeof(m.WorkerStatsResp)
+        size = ctypes.sizeof(m.WorkerStats)
+        tsc_hz, out = 0, []
+        for body in self.request(MsgType.WORKER_STATS):
+            if len(body) < head:
+                raise ProtocolError(f"worker stats reply of {len(body)} bytes")
+            r = m.WorkerStatsResp.from_buffer_copy(body[:head])
+            if len(body) != head + r.n * size:
+                raise ProtocolError(f"worker stats reply of {len(body)} bytes for {r.n} workers")
+            tsc_hz = tsc_hz or r.tsc_hz
+            for off in range(head, len(body), size):
+                w = m.WorkerStats.from_buffer_copy(body, off)
+                out.append(WorkerCycles(len(out), w.busy_tsc, w.packets, w.loops, w.idle_loops))
+        return tsc_hz, out
+
     # -- ports
 
     def port_add(
@@ -434,6 +464,16 @@ class DataplaneClient:
         if len(body) != head + 8 * n or n != len(names):
             raise ProtocolError(f"port stats of {len(body)} bytes for {len(names)} counters")
         return dict(zip(names, struct.unpack_from(f"={n}Q", body, head)))
+
+    DEV_COUNTERS = ("rx_missed", "rx_errors", "tx_errors", "rx_nombuf")
+
+    def port_dev_stats(self, port: int) -> dict[str, int]:
+        """What the device itself counted (rte_eth_stats): rx_packets, rx_bytes,
+        tx_packets, tx_bytes, and the losses the dataplane's counters cannot
+        see: rx_missed (rx queue full), rx_errors, tx_errors, rx_nombuf."""
+        r = _decode(m.PortDevStats, self._one(MsgType.PORT_DEV_STATS, m.PortId(port=port)))
+        return {name: getattr(r, name) for name, _ in m.PortDevStats._fields_
+                if not name.startswith("_") and name != "port"}
 
     # -- interface addresses
 
@@ -640,6 +680,63 @@ class DataplaneClient:
         """Tests: move the NAT clock forward and expire what timed out."""
         self.request(MsgType.NAT_CLOCK_ADVANCE, bytes(m.NatClock(seconds=seconds)))
 
+    # -- capture and trace
+
+    def capture_start(self, port: int, dirs: int, filter: str = "", count: int = 0,
+                      snaplen: int = 0) -> int:
+        """Start copying what `port` receives/sends (dirs: VR_DIR_RX|VR_DIR_TX)
+        that matches the pcap-filter(7) expression; the capture's id."""
+        req = m.CaptureStartReq(port=port, dirs=dirs, count=count, snaplen=snaplen,
+                                filter=_cstr(filter, m.VR_FILTER_LEN, "filter"))
+        return _decode(m.CaptureId, self._one(MsgType.CAPTURE_START, req)).id
+
+    def capture_read(self, capture: int) -> list[Captured]:
+        """The copies taken since the last read (as many as one reply holds)."""
+        bodies = self.request(MsgType.CAPTURE_READ, bytes(m.CaptureId(id=capture)))
+        head, size = ctypes.sizeof(m.CaptureListResp), ctypes.sizeof(m.Captured)
+        out = []
+        for body in bodies:
+            if len(body) < head:
+                raise ProtocolError(f"capture reply of {len(body)} bytes")
+            n, off = m.CaptureListResp.from_buffer_copy(body).n, head
+            for _ in range(n):
+                if off + size > len(body):
+                    raise ProtocolError("capture reply truncated")
+                e = m.Captured.from_buffer_copy(body, off)
+                end = off + size + e.caplen
+                if end > len(body):
+                    raise ProtocolError("captured packet truncated")
+                out.append(Captured(time_ns=e.time_ns, port=e.port, direction=e.dir,
+                                    orig_len=e.orig_len, data=bytes(body[off + size:end])))
+                off += size + ((e.caplen + 7) & ~7)
+        return out
+
+    def capture_stop(self, capture: int) -> tuple[int, int]:
+        """Stop and free the capture: (packets captured, copies lost)."""
+        r = _decode(m.CaptureStopResp,
+                    self._one(MsgType.CAPTURE_STOP, bytes(m.CaptureId(id=capture))))
+        return r.captured, r.dropped
+
+    def trace_start(self, count: int, filter: str = "", port: int | None = None) -> int:
+        """Trace the next `count` packets matching the filter (arriving at
+        `port`, or any); replaces a running trace. The trace's id."""
+        req = m.TraceStartReq(port=m.VR_PORT_NONE if port is None else port, count=count,
+                              filter=_cstr(filter, m.VR_FILTER_LEN, "filter"))
+        return _decode(m.CaptureId, self._one(MsgType.TRACE_START, req)).id
+
+    def trace_read(self, trace: int) -> list[TraceRecord]:
+        bodies = self.request(MsgType.TRACE_READ, bytes(m.CaptureId(id=trace)))
+        return [TraceRecord(packet=r.packet, stage=r.stage, port=r.port, a=r.a, b=r.b,
+                            tsc=r.tsc)
+                for r in (m.TraceRec.from_buffer_copy(v)
+                          for v in _list_items(bodies, ctypes.sizeof(m.TraceRec)))]
+
+    def trace_stop(self, trace: int) -> tuple[int, int]:
+        """Stop the trace: (packets picked, records lost)."""
+        r = _decode(m.CaptureStopResp,
+                    self._one(MsgType.TRACE_STOP, bytes(m.CaptureId(id=trace))))
+        return r.captured, r.dropped
+
     # -- ring ports
 
     def pg_inject(self, port: int, frames: Iterable[bytes]) -> None:
@@ -651,6 +748,31 @@ class DataplaneClient:
         """Take the frames the ring port has sent out since the last capture."""
         bodies = self.request(MsgType.PG_CAPTURE, bytes(m.PortId(port=port)))
         return [f for body in bodies for f in decode_frames(body)]
+
+    def pg_flood_start(self, port: int, frames: Iterable[bytes], count: int = 0) -> None:
+        """Start the ring port's traffic generator: a thread copying `frames`
+        (at most 1024, each at most 1900 bytes), in turn, into the port's rx
+        ring as fast as it can, `count` of them (0: until stopped)."""
+        bodies = list(encode_frames(port, frames))
+        if len(bodies) != 1:
+            raise ValueError("the generator's frames must fit one message")
+        n, _, _ = _PG.unpack_from(bodies[0])
+        req = m.PgFloodReq(count=count, n=n, port=port)
+        self.request(MsgType.PG_FLOOD_START, bytes(req) + bodies[0][_PG.size:])
+
+    def _pg_flood(self, msg_type: MsgType, port: int) -> dict[str, int]:
+        r = _decode(m.PgFloodStats, self._one(msg_type, bytes(m.PortId(port=port))))
+        return {"running": bool(r.running), "offered": r.offered, "accepted": r.accepted,
+                "no_mbuf": r.no_mbuf}
+
+    def pg_flood_stats(self, port: int) -> dict[str, int]:
+        """The generator's counts: offered, accepted by the rx ring (the rest
+        found it full), no_mbuf (not made: the pool was empty), running."""
+        return self._pg_flood(MsgType.PG_FLOOD_STATS, port)
+
+    def pg_flood_stop(self, port: int) -> dict[str, int]:
+        """Stop the generator; its final counts."""
+        return self._pg_flood(MsgType.PG_FLOOD_STOP, port)
 
 
 def _addr_req(port: int, addr: str | IPv4Interface) -> bytes:

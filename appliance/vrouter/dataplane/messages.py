@@ -38,6 +38,8 @@ VR_PARAM_ICMP_BURST = 1 << 5
 VR_PARAM_IDLE_SLEEP_US = 1 << 6
 VR_PARAM_PUNT_RATE = 1 << 7
 VR_PARAM_PUNT_BURST = 1 << 8
+VR_PARAM_ARP_RATE = 1 << 9
+VR_PARAM_ARP_BURST = 1 << 10
 
 VR_PORT_SET_MTU = 1 << 0
 VR_PORT_SET_VRF = 1 << 1
@@ -47,6 +49,12 @@ VR_PORT_SET_PUNT = 1 << 4
 VR_PORT_NONE = 0xFFFF
 
 VR_ROUTE_REPLACE = 0x1
+
+VR_DIR_RX = 0x1
+VR_DIR_TX = 0x2
+VR_FILTER_LEN = 256
+VR_TRACE_NAT_NEW = 1 << 31
+VR_TRACE_NAT_STATELESS = 0xFFFFFFFF
 
 VR_NAT_MAX_POOL = 16
 VR_NAT_ANY_VRF = 0xFFFF
@@ -68,6 +76,7 @@ class MsgType(IntEnum):
     PORT_SET = 12
     PORT_LIST = 13
     PORT_STATS = 14
+    PORT_DEV_STATS = 15
 
     ADDR_ADD = 20
     ADDR_DEL = 21
@@ -91,6 +100,9 @@ class MsgType(IntEnum):
 
     PG_INJECT = 70
     PG_CAPTURE = 71
+    PG_FLOOD_START = 72
+    PG_FLOOD_STATS = 73
+    PG_FLOOD_STOP = 74
 
     NAT_RULE_ADD = 80
     NAT_RULE_DEL = 81
@@ -100,6 +112,31 @@ class MsgType(IntEnum):
     NAT_PARAMS_GET = 85
     NAT_PARAMS_SET = 86
     NAT_CLOCK_ADVANCE = 87
+
+    CAPTURE_START = 90
+    CAPTURE_READ = 91
+    CAPTURE_STOP = 92
+    TRACE_START = 93
+    TRACE_READ = 94
+    TRACE_STOP = 95
+    WORKER_STATS = 96
+
+    MEMPOOL_LIST = 100
+
+
+class TraceStage(IntEnum):
+    RX = 1
+    IP = 2
+    NAT_PRE = 3
+    FIB = 4
+    LOCAL = 5
+    FORWARD = 6
+    NAT_POST = 7
+    NEIGH = 8
+    TX = 9
+    DROP = 10
+    ICMP_ERROR = 11
+    ARP = 12
 
 
 class NatType(IntEnum):
@@ -198,6 +235,8 @@ class Params(_S):
         ("idle_sleep_us", c_uint32),
         ("punt_rate", c_uint32),
         ("punt_burst", c_uint32),
+        ("arp_rate", c_uint32),
+        ("arp_burst", c_uint32),
     ]
 
 
@@ -212,6 +251,8 @@ PARAM_BITS: dict[str, int] = {
     "idle_sleep_us": VR_PARAM_IDLE_SLEEP_US,
     "punt_rate": VR_PARAM_PUNT_RATE,
     "punt_burst": VR_PARAM_PUNT_BURST,
+    "arp_rate": VR_PARAM_ARP_RATE,
+    "arp_burst": VR_PARAM_ARP_BURST,
 }
 
 
@@ -283,6 +324,22 @@ class PortListResp(_S):
 
 class PortStatsResp(_S):
     _fields_ = [("port", c_uint16), ("_pad", c_uint16), ("n", c_uint32)]  # + uint64 values[n]
+
+
+class PortDevStats(_S):
+    _fields_ = [
+        ("port", c_uint16),
+        ("_pad", c_uint16),
+        ("_pad2", c_uint32),
+        ("rx_packets", c_uint64),
+        ("rx_bytes", c_uint64),
+        ("tx_packets", c_uint64),
+        ("tx_bytes", c_uint64),
+        ("rx_missed", c_uint64),
+        ("rx_errors", c_uint64),
+        ("tx_errors", c_uint64),
+        ("rx_nombuf", c_uint64),
+    ]
 
 
 class AddrReq(_S):
@@ -388,6 +445,22 @@ class PgFrames(_S):
     _fields_ = [("n", c_uint32), ("port", c_uint16), ("_pad", c_uint16)]
 
 
+class PgFloodReq(_S):
+    # + uint8_t data[]: the frames, encoded as in PgFrames
+    _fields_ = [("count", c_uint64), ("n", c_uint32), ("port", c_uint16), ("_pad", c_uint16)]
+
+
+class PgFloodStats(_S):
+    _fields_ = [
+        ("port", c_uint16),
+        ("running", c_uint8),
+        ("_pad", c_uint8 * 5),
+        ("offered", c_uint64),
+        ("accepted", c_uint64),
+        ("no_mbuf", c_uint64),
+    ]
+
+
 class NatRule(_S):
     _fields_ = [
         ("id", c_uint32),
@@ -478,6 +551,94 @@ class NatClock(_S):
     _fields_ = [("seconds", c_uint32), ("_pad", c_uint32)]
 
 
+class CaptureStartReq(_S):
+    _fields_ = [
+        ("port", c_uint16),
+        ("dirs", c_uint8),
+        ("_pad", c_uint8),
+        ("snaplen", c_uint32),
+        ("count", c_uint32),
+        ("_pad2", c_uint32),
+        ("filter", c_char * VR_FILTER_LEN),
+    ]
+
+
+class CaptureId(_S):
+    _fields_ = [("id", c_uint32), ("_pad", c_uint32)]
+
+
+class Captured(_S):
+    # + uint8_t data[caplen], padded to 8
+    _fields_ = [
+        ("time_ns", c_uint64),
+        ("orig_len", c_uint32),
+        ("caplen", c_uint16),
+        ("port", c_uint16),
+        ("dir", c_uint8),
+        ("_pad", c_uint8 * 7),
+    ]
+
+
+class CaptureListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]
+
+
+class CaptureStopResp(_S):
+    _fields_ = [("captured", c_uint64), ("dropped", c_uint64)]
+
+
+class TraceStartReq(_S):
+    _fields_ = [
+        ("port", c_uint16),
+        ("_pad", c_uint16),
+        ("count", c_uint32),
+        ("filter", c_char * VR_FILTER_LEN),
+    ]
+
+
+class TraceRec(_S):
+    _fields_ = [
+        ("packet", c_uint32),
+        ("stage", c_uint8),
+        ("_pad", c_uint8),
+        ("port", c_uint16),
+        ("a", c_uint32),
+        ("b", c_uint32),
+        ("tsc", c_uint64),
+    ]
+
+
+class TraceListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + struct vr_trace_rec recs[n]
+
+
+class WorkerStats(_S):
+    _fields_ = [
+        ("busy_tsc", c_uint64),
+        ("packets", c_uint64),
+        ("loops", c_uint64),
+        ("idle_loops", c_uint64),
+    ]
+
+
+class WorkerStatsResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32), ("tsc_hz", c_uint64)]
+
+
+class MempoolInfo(_S):
+    _fields_ = [
+        ("name", c_char * VR_NAME_LEN),
+        ("size", c_uint32),
+        ("in_use", c_uint32),
+        ("cache_size", c_uint32),
+        ("_pad", c_uint32),
+    ]
+
+
+class MempoolListResp(_S):
+    _fields_ = [("n", c_uint32), ("_pad", c_uint32)]  # + struct vr_mempool_info pools[n]
+
+
 STRUCTS: dict[str, type[ctypes.Structure]] = {
     "vr_msg_hdr": MsgHdr,
     "vr_error": Error,
@@ -492,6 +653,7 @@ STRUCTS: dict[str, type[ctypes.Structure]] = {
     "vr_port_info": PortInfo,
     "vr_port_list_resp": PortListResp,
     "vr_port_stats_resp": PortStatsResp,
+    "vr_port_dev_stats": PortDevStats,
     "vr_addr_req": AddrReq,
     "vr_vrf_add_req": VrfAddReq,
     "vr_vrf_id": VrfId,
@@ -509,6 +671,8 @@ STRUCTS: dict[str, type[ctypes.Structure]] = {
     "vr_neigh": Neigh,
     "vr_neigh_list_resp": NeighListResp,
     "vr_pg_frames": PgFrames,
+    "vr_pg_flood_req": PgFloodReq,
+    "vr_pg_flood_stats": PgFloodStats,
     "vr_nat_rule": NatRule,
     "vr_nat_rule_id": NatRuleId,
     "vr_nat_rule_list_resp": NatRuleListResp,
@@ -517,6 +681,18 @@ STRUCTS: dict[str, type[ctypes.Structure]] = {
     "vr_nat_session_list_resp": NatSessionListResp,
     "vr_nat_params": NatParams,
     "vr_nat_clock": NatClock,
+    "vr_capture_start_req": CaptureStartReq,
+    "vr_capture_id": CaptureId,
+    "vr_captured": Captured,
+    "vr_capture_list_resp": CaptureListResp,
+    "vr_capture_stop_resp": CaptureStopResp,
+    "vr_trace_start_req": TraceStartReq,
+    "vr_trace_rec": TraceRec,
+    "vr_trace_list_resp": TraceListResp,
+    "vr_worker_stats": WorkerStats,
+    "vr_worker_stats_resp": WorkerStatsResp,
+    "vr_mempool_info": MempoolInfo,
+    "vr_mempool_list_resp": MempoolListResp,
 }
 
 # The flexible array member ending a struct: (member name, ctypes element type).
@@ -530,8 +706,13 @@ FLEXIBLE: dict[str, tuple[str, type]] = {
     "vr_route_list_resp": ("routes", Route),
     "vr_neigh_list_resp": ("neighs", Neigh),
     "vr_pg_frames": ("data", c_uint8),
+    "vr_pg_flood_req": ("data", c_uint8),
     "vr_nat_rule_list_resp": ("rules", NatRule),
     "vr_nat_session_list_resp": ("sessions", NatSession),
+    "vr_captured": ("data", c_uint8),
+    "vr_trace_list_resp": ("recs", TraceRec),
+    "vr_worker_stats_resp": ("workers", WorkerStats),
+    "vr_mempool_list_resp": ("pools", MempoolInfo),
 }
 
 # C enum name -> (IntEnum, prefix of its enumerators in C).
@@ -542,4 +723,5 @@ ENUMS: dict[str, tuple[type[IntEnum], str]] = {
     "vr_neigh_state": (NeighState, "VR_NEIGH_"),
     "vr_nat_type": (NatType, "VR_NAT_"),
     "vr_nat_state": (NatState, "VR_NAT_S_"),
+    "vr_trace_stage": (TraceStage, "VR_TRACE_"),
 }

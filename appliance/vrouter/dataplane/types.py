@@ -22,6 +22,16 @@ class Hello:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerCycles:
+    """One worker's loop counters (vr_worker_stats): cycles/packet = busy_tsc / packets."""
+    worker: int       # index, in the order of the dataplane's worker lcores
+    busy_tsc: int     # TSC cycles in loop iterations that had packets
+    packets: int      # received and injected
+    loops: int
+    idle_loops: int
+
+
+@dataclass(frozen=True, slots=True)
 class Params:
     arp_reachable_ms: int
     arp_retrans_ms: int
@@ -32,6 +42,8 @@ class Params:
     idle_sleep_us: int
     punt_rate: int
     punt_burst: int
+    arp_rate: int = 1000
+    arp_burst: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +138,24 @@ class NatSession:
     timeout_s: int
     worker: int
     packets: int
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """A copy of a packet a capture took at a port."""
+    time_ns: int      # since the epoch
+    port: int
+    direction: int    # VR_DIR_RX or VR_DIR_TX
+    orig_len: int     # on the wire; len(data) is less with a snap length
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    """One stage a traced packet went through (VR_TRACE_*: what a and b mean)."""
+    packet: int       # 1.. in the order the trace picked them
+    stage: int        # TraceStage
+    port: int         # the ingress port
+    a: int
+    b: int
+    tsc: int

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 
-from .learned import LearnedRoutes
+from pyroute2 import NetNS, netns
+
+from .learned import Learned, LearnedRoutes, read_table
 from .namespaces import ControlNamespaces, namespace_name
 
 log = logging.getLogger("vrouter.hoststack")
@@ -19,9 +21,35 @@ class HostStack:
         self.engine = engine
         self.ns = ControlNamespaces(appliance)
         self.watchers: dict[str, LearnedRoutes] = {}
+        self.known: dict[str, Learned] = {}  # learned routes the RIB got at adoption
 
-    def start(self) -> None:
-        self.ns.cleanup_leftovers()
+    def read_learned(self, vrfs) -> dict[str, Learned]:
+        """The routes in the control namespaces that exist now (a dataplane
+        being adopted: a daemon there kept its routes), per VRF. Read before
+        the API serves: NetNS forks."""
+        have = set(netns.listnetns())
+        out: dict[str, Learned] = {}
+        for vrf in vrfs:
+            ns = namespace_name(self.ns.appliance, vrf)
+            if ns in have:
+                try:
+                    with NetNS(ns) as n:
+                        out[vrf] = read_table(n, vrf)
+                except Exception as e:  # noqa: BLE001 - the watcher reads them later
+                    log.warning("reading the routes of %s: %s", ns, e)
+        self.known = {v: r for v, r in out.items() if r}
+        return self.known
+
+    def start(self, adopt: bool = False) -> None:
+        """adopt: the dataplane outlived a previous management plane; its
+        control interfaces and their namespaces are kept, not rebuilt."""
+        e = self.engine
+        if adopt and e.executor.dp is not None:
+            with e.lock:
+                self.ns.adopt(e.executor.dp, dict(e.state.interfaces), dict(e.executor.ports),
+                              set(e.state.vrfs))
+        else:
+            self.ns.cleanup_leftovers()
         self.sync()
         self.engine.after_commit.append(self.sync)
 
@@ -36,7 +64,7 @@ class HostStack:
         for vrf in e.state.vrfs:
             ns = namespace_name(self.ns.appliance, vrf)
             if ns in self.ns.namespaces and vrf not in self.watchers:
-                w = LearnedRoutes(ns, vrf, e.learned)
+                w = LearnedRoutes(ns, vrf, e.learned, current=self.known.pop(vrf, None))
                 self.watchers[vrf] = w
                 w.start()
         for vrf in list(self.watchers):

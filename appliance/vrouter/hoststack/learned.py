@@ -69,10 +69,11 @@ class LearnedRoutes(threading.Thread):
     """Watches one namespace; `apply(vrf, adds, dels)` takes the changes."""
 
     def __init__(self, namespace: str, vrf: str,
-                 apply: Callable[[str, Learned, Learned], None], period: float = 5.0) -> None:
+                 apply: Callable[[str, Learned, Learned], None], period: float = 5.0,
+                 current: Learned | None = None) -> None:
         super().__init__(name=f"learned-{vrf}", daemon=True)
         self.namespace, self.vrf, self.apply, self.period = namespace, vrf, apply, period
-        self.current: Learned = {}
+        self.current: Learned = dict(current or {})  # what the RIB already has
         self.stop_event = threading.Event()
 
     def resync(self, ns: NetNS) -> None:

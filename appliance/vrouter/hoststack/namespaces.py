@@ -15,10 +15,12 @@ transaction and after a dataplane restart (the TAPs die with the dataplane).
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Interface
 
 from pyroute2 import netns
 
@@ -48,6 +50,21 @@ def _ip(*args: str) -> None:
         raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
 
 
+def _link(ns: str, name: str) -> tuple[str, int, tuple[IPv4Interface, ...]] | None:
+    """(MAC, MTU, IPv4 addresses) of interface `name` in namespace `ns`, or None."""
+    r = subprocess.run(["ip", "-n", ns, "-j", "addr", "show", "dev", name],
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        return None
+    try:
+        info = json.loads(r.stdout)[0]
+    except (ValueError, IndexError):
+        return None
+    addrs = tuple(IPv4Interface(f"{a['local']}/{a['prefixlen']}")
+                  for a in info.get("addr_info", []) if a.get("family") == "inet")
+    return info.get("address", ""), info.get("mtu", 0), addrs
+
+
 @dataclass
 class Mirror:
     """What is in place for one router interface."""
@@ -72,6 +89,42 @@ class ControlNamespaces:
         """A crashed run's namespaces (ours by name) go before we start."""
         for ns in netns.listnetns():
             if ns.startswith(self.prefix()):
+                _ip("netns", "del", ns)
+
+    def adopt(self, dp: DataplaneClient, interfaces: dict[str, Interface],
+              ports: dict[str, int], vrfs: set[str]) -> None:
+        """A running dataplane adopted: the TAPs a previous management plane
+        made for it, in place in their namespaces, become our mirrors (sync()
+        then corrects what differs); its other TAPs, and namespaces of ours
+        no VRF wants, go."""
+        live = {p.port: p for p in dp.port_list()}
+        existing = set(netns.listnetns())
+        for name, itf in interfaces.items():
+            owner = live.get(ports.get(name, VR_PORT_NONE))
+            if owner is None or owner.punt_port not in live:
+                continue
+            ns = namespace_name(self.appliance, itf.vrf)
+            found = _link(ns, name) if ns in existing else None
+            if found is None:
+                continue
+            mac, mtu, addrs = found
+            as_found = replace(itf, addresses=addrs, mtu=mtu)
+            self.mirrors[name] = Mirror(as_found, ns, owner.punt_port, owner.port, mac)
+            self.namespaces.add(ns)
+        kept = {m.tap_port for m in self.mirrors.values()}
+        for p in live.values():
+            if p.exception_of == VR_PORT_NONE or p.port in kept:
+                continue
+            try:
+                owner = live.get(p.exception_of)
+                if owner is not None and owner.punt_port == p.port:
+                    dp.port_set(owner.port, punt_port=VR_PORT_NONE)
+                dp.port_del(p.port)
+            except DataplaneError as e:
+                log.warning("removing the stale control interface %s: %s", p.name, e)
+        wanted = {namespace_name(self.appliance, v) for v in vrfs}
+        for ns in existing:
+            if ns.startswith(self.prefix()) and ns not in wanted:
                 _ip("netns", "del", ns)
 
     def _ensure_ns(self, ns: str) -> None:

@@ -17,4 +17,5 @@ def register(add_to_server: Callable):
 
 
 def load_all() -> None:
-    from . import config, events, interfaces, nat, neighbors, routes, stats, vrfs  # noqa: F401
+    from . import (capture, config, events, interfaces, nat, neighbors, routes,  # noqa: F401
+                   stats, trace, vrfs)

@@ -45,6 +45,16 @@ def _code(e: VrouterError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def _internal(fn, context, e: Exception) -> None:
+    """A bug, not the client's fault: INTERNAL naming the exception, logged
+    with its traceback (an abort() the method made itself passes through)."""
+    if context.code() is not None:
+        raise e
+    log.exception("%s failed", fn.__qualname__)
+    context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__} "
+                                            f"({type(e).__name__}: {e}); see the log")
+
+
 def rpc(fn):
     """Wraps a servicer method (unary or streaming): domain errors become
     statuses with their message; anything else is INTERNAL and logged."""
@@ -57,6 +67,8 @@ def rpc(fn):
                 context.abort(_code(e), str(e))
             except DataplaneUnavailable as e:
                 context.abort(grpc.StatusCode.UNAVAILABLE, f"dataplane unavailable: {e}")
+            except Exception as e:  # noqa: BLE001 - any bug becomes a clear status
+                _internal(fn, context, e)
         return stream
 
     @functools.wraps(fn)
@@ -67,6 +79,8 @@ def rpc(fn):
             context.abort(_code(e), str(e))
         except DataplaneUnavailable as e:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"dataplane unavailable: {e}")
+        except Exception as e:  # noqa: BLE001 - any bug becomes a clear status
+            _internal(fn, context, e)
     return unary
 
 
@@ -124,3 +138,27 @@ def no_gc(active: bool = True):
             _gc_pauses -= 1
             if _gc_pauses == 0:
                 gc.enable()
+
+
+def running_dataplane(engine):
+    """The dataplane's client, or Unavailable while it is down."""
+    dp = engine.executor.dp
+    if dp is None or not engine.dataplane_up:
+        raise Unavailable("the dataplane is down (restarting); try again shortly")
+    return dp
+
+
+@contextlib.contextmanager
+def dataplane_refusals(what: str):
+    """A dataplane refusal of a read-only or diagnostic request as the domain
+    error it is (the dataplane's message names what was wrong)."""
+    import errno
+
+    from ..dataplane.client import DataplaneError
+    try:
+        yield
+    except DataplaneError as e:
+        cls = {errno.EINVAL: InvalidArgument, errno.ENOENT: NotFound,
+               errno.EBUSY: ResourceExhausted, errno.ENOMEM: ResourceExhausted,
+               errno.ENOSPC: ResourceExhausted}.get(e.errno, DataplaneRejected)
+        raise cls(f"{what}: {e.msg}") from None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from ..config.dump import to_yaml
-from ..core.errors import FailedPrecondition
+from ..core.errors import FailedPrecondition, InvalidArgument
 from ..v1 import config_pb2 as pb
 from ..v1 import config_pb2_grpc as pb_grpc
 from . import register
@@ -44,7 +46,18 @@ class ConfigService(pb_grpc.ConfigServiceServicer):
 
     @rpc
     def Save(self, request, context):
-        return pb.ConfigSaveResponse(path=self.engine.save(request.path or None))
+        path = request.path
+        if path:
+            if "\0" in path:
+                raise InvalidArgument("path: contains a NUL byte")
+            if not os.path.isabs(path):
+                raise InvalidArgument(f"path: {path[:200]!r} is not absolute (it names a "
+                                      "file of the router, not of the client)")
+        try:
+            return pb.ConfigSaveResponse(path=self.engine.save(path or None))
+        except OSError as e:
+            raise FailedPrecondition(f"path: cannot write {(path or e.filename or '')[:200]}: "
+                                     f"{e.strerror}") from None
 
     @rpc
     def History(self, request, context):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 
+from ..core.errors import InvalidArgument
 from ..v1 import events_pb2 as pb
 from ..v1 import events_pb2_grpc as pb_grpc
 from . import register
@@ -26,6 +27,10 @@ class EventService(pb_grpc.EventServiceServicer):
 
     @rpc
     def Subscribe(self, request, context):
+        known = set(TYPES.values())
+        for i, t in enumerate(request.types):
+            if t not in known:
+                raise InvalidArgument(f"types[{i}]: {t} is not an event type")
         wanted = set(request.types)
         q = self.bus.subscribe()
         try:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from ..config.model import Interface
 from ..core import changes as ch
 from ..core.errors import AlreadyExists, InvalidArgument, NotFound
+from ..dataplane.messages import VR_DEVARGS_LEN
 from ..v1 import interface_pb2 as pb
 from ..v1 import interface_pb2_grpc as pb_grpc
 from . import register
@@ -25,13 +26,27 @@ def to_pb(itf: Interface, live=None) -> pb.Interface:
     return m
 
 
+def check_device(field: str, value: str) -> str:
+    if not value:
+        raise InvalidArgument(f"{field}: empty (DPDK devargs or a PCI address)")
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise InvalidArgument(f"{field}: {value[:64]!r} is not DPDK devargs (printable ASCII, "
+                              "no spaces)")
+    if len(value) >= VR_DEVARGS_LEN:
+        raise InvalidArgument(f"{field}: {len(value)} characters, at most "
+                              f"{VR_DEVARGS_LEN - 1}")
+    return value
+
+
 def from_pb(m: pb.Interface) -> Interface:
     name = check_name("interface.name", m.name)
-    if not m.device:
-        raise InvalidArgument("interface.device: empty (DPDK devargs or a PCI address)")
+    device = check_device("interface.device", m.device)
     if m.mtu and not 68 <= m.mtu <= 9600:
         raise InvalidArgument(f"interface.mtu: {m.mtu} out of range 68..9600")
-    return Interface(name=name, device=m.device, vrf=m.vrf or "default",
+    for f in ("rxd", "txd"):
+        if getattr(m, f) > 65535:
+            raise InvalidArgument(f"interface.{f}: {getattr(m, f)} out of range 0..65535")
+    return Interface(name=name, device=device, vrf=m.vrf or "default",
                      mac=check_mac("interface.mac", m.mac) if m.mac else None,
                      mtu=m.mtu or 1500, up=m.up if m.HasField("up") else True,
                      rxd=m.rxd, txd=m.txd,
@@ -52,6 +67,8 @@ class InterfaceService(pb_grpc.InterfaceServiceServicer):
         return {p.name: p for p in dp.port_list()}
 
     def _get(self, name: str) -> Interface:
+        if not name:
+            raise InvalidArgument("name: empty (which interface?)")
         try:
             return self.engine.state.interfaces[name]
         except KeyError:

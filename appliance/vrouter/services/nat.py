@@ -30,6 +30,9 @@ def rule_from_pb(m: pb.NatRule, engine) -> NatRule:
             match = IPv4Network(m.match)
         except ValueError:
             raise InvalidArgument(f"rule.match: {m.match!r} is not an IPv4 prefix") from None
+        for f in ("port_low", "port_high"):
+            if getattr(m, f) > 65535:
+                raise InvalidArgument(f"rule.{f}: {getattr(m, f)} is not a port")
         return NatRule("snat", vrf=m.vrf or itf.vrf, interface=m.interface, match=match,
                        masquerade=m.masquerade,
                        pool=tuple(parse_ip(f"rule.pool[{i}]", a) for i, a in enumerate(m.pool)),
@@ -118,8 +121,13 @@ class NatService(pb_grpc.NatServiceServicer):
         if f.address:
             kw["addr"] = parse_ip("address", f.address)
         if f.port:
+            if f.port > 65535:
+                raise InvalidArgument(f"port: {f.port} is not a port")
             kw["port"] = f.port
         if f.rule_id:
+            with self.engine.lock:
+                if f.rule_id not in self.engine.state.nat.values():
+                    raise NotFound(f"rule_id: no NAT rule {f.rule_id}")
             kw["rule"] = f.rule_id
         return kw
 

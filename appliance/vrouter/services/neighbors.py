@@ -36,6 +36,10 @@ class NeighborService(pb_grpc.NeighborServiceServicer):
         with self.engine.lock:
             names = {pid: name for name, pid in self.engine.executor.ports.items()}
             itfs = dict(self.engine.state.interfaces)
+            if request.vrf:
+                self.engine.vrf(request.vrf)
+        if request.interface and request.interface not in itfs:
+            raise NotFound(f"interface {request.interface} does not exist")
         out = []
         for n in dp.neigh_list():
             name = names.get(n.port, str(n.port))

@@ -34,6 +34,8 @@ def _prefix(field: str, value: str) -> Prefix:
 
 
 _ONE_GATEWAY: dict[str, tuple[IPv4Address, ...]] = {}
+_ACTIONS = frozenset((pb.ROUTE_ACTION_FORWARD, pb.ROUTE_ACTION_BLACKHOLE,
+                      pb.ROUTE_ACTION_REJECT))
 
 
 def route_from_pb(i: int, m: pb.Route) -> Route:
@@ -50,6 +52,9 @@ def route_from_pb(i: int, m: pb.Route) -> Route:
     except ValueError:
         raise InvalidArgument(f"routes[{i}].via: {list(via_pb)} has a bad IPv4 address") from None
     action = m.action
+    if action not in _ACTIONS:
+        raise InvalidArgument(f"routes[{i}].action: {action} is not forward, blackhole or "
+                              "reject")
     if (n > 0) == (action != pb.ROUTE_ACTION_FORWARD):
         raise InvalidArgument(f"routes[{i}]: give gateways (via) or a blackhole/reject action, "
                               "not both or neither")
@@ -165,6 +170,9 @@ class RouteService(pb_grpc.RouteServiceServicer):
             for i, k in enumerate(request.routes):
                 vrf = k.vrf or DEFAULT_VRF
                 p = _prefix(f"routes[{i}].prefix", k.prefix)
+                if k.distance > 255:
+                    raise InvalidArgument(f"routes[{i}].distance: {k.distance} out of range "
+                                          "1..255")
                 if k.distance:
                     r = have.get((vrf, p, k.distance))
                     match = [r] if r else []

@@ -11,6 +11,16 @@ from . import register
 from .base import check_name, rpc
 
 
+def route_counts(st, vrf: str) -> tuple[int, int]:
+    """(prefixes in the VRF's RIB, routes in its FIB). The FIB also holds
+    what the dataplane installs itself: a local /32 and a connected route
+    per interface address. The caller holds the engine lock."""
+    rib, fib = st.rib.count(vrf)
+    own = sum(1 + (a.network.prefixlen < 32) for i in st.interfaces.values() if i.vrf == vrf
+              for a in i.addresses)
+    return rib, fib + own
+
+
 @register(pb_grpc.add_VrfServiceServicer_to_server)
 class VrfService(pb_grpc.VrfServiceServicer):
     def __init__(self, app) -> None:
@@ -19,13 +29,11 @@ class VrfService(pb_grpc.VrfServiceServicer):
 
     def _pb(self, v: Vrf) -> pb.Vrf:
         st = self.engine.state
-        rib, fib = st.rib.count(v.name)
+        rib, fib = route_counts(st, v.name)
         itfs = [i for i in st.interfaces.values() if i.vrf == v.name]
-        # the dataplane installs a local /32 and a connected route per address
-        own = sum(1 + (a.network.prefixlen < 32) for i in itfs for a in i.addresses)
         ns = self.hoststack.namespace(v.name) if self.hoststack is not None else ""
         return pb.Vrf(name=v.name, id=v.id, max_routes=v.max_routes, num_tbl8=v.num_tbl8,
-                      interfaces=[i.name for i in itfs], routes=rib, fib_routes=fib + own,
+                      interfaces=[i.name for i in itfs], routes=rib, fib_routes=fib,
                       control_namespace=ns)
 
     @rpc
@@ -43,6 +51,9 @@ class VrfService(pb_grpc.VrfServiceServicer):
     def Add(self, request, context):
         m = request.vrf
         name = check_name("vrf.name", m.name)
+        for f, hi in (("max_routes", 1 << 26), ("num_tbl8", 1 << 20)):  # as the loader
+            if getattr(m, f) > hi:
+                raise InvalidArgument(f"vrf.{f}: {getattr(m, f)} out of range 0..{hi}")
         with self.engine.lock:
             used = {v.id for v in self.engine.state.vrfs.values()}
             vid = m.id or next((i for i in range(1, 256) if i not in used), 0)

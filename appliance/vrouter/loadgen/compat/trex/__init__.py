@@ -1,0 +1,1 @@
+"""Shim: TRex's newer `trex` package."""
