@@ -41,7 +41,7 @@ def dataplane_settings(cfg: RouterConfig, run_dir: Path, name: str = "vrouter") 
     return DataplaneSettings(
         socket=run_dir / "dataplane.sock", main_lcore=d.main_lcore, worker_lcores=d.workers,
         hugepages=d.hugepages, memory_mb=d.memory_mb, mbufs=d.mbufs, nexthops=d.nexthops,
-        neigh_table=d.arp.table_size, nat_sessions=d.nat_sessions,
+        neigh_table=d.arp.table_size, nat_sessions=d.nat_sessions, queue_size=d.queue_size,
         pci=any(not i.device.startswith("net_") for i in cfg.interfaces),
         file_prefix=name, extra_eal=d.extra_eal,
         vrf0_routes=cfg.vrf("default").max_routes, vrf0_tbl8=cfg.vrf("default").num_tbl8)

@@ -7,10 +7,10 @@
 #      leak detection on; any ASan, LeakSanitizer or UBSan report fails, even
 #      one in a process whose test passed. What these tests send is recorded
 #      as fuzzer seeds on the way (VROUTER_FUZZ_SEEDS);
-#   3. limits: tests/packet again (normal build) with tiny limits
-#      (VROUTER_PACKET_LIMITS=tiny: 512 mbufs, 32 ARP entries, 32 NAT
-#      sessions, 32-entry queues), so the exhaustion paths run (the
-#      hardening tests choose their limits themselves);
+#   3. limits: tests/packet and tests/e2e again (normal build) with tiny
+#      limits (VROUTER_LIMITS=tiny, tests/limits.py: 512 mbufs, 32 ARP
+#      entries, 32 NAT sessions, 32-entry queues), so the exhaustion paths
+#      run (the hardening tests choose their limits themselves);
 #   4. fuzz: FUZZ_SECONDS (default 60) of fuzz_rx from the seed corpus
 #      (make_corpus.py), the packet tests' frames, the regression inputs and
 #      what earlier runs kept, after replaying every regression input whole;
@@ -69,11 +69,11 @@ if want tests; then
     echo "hardening: sanitizer pass done ($(since))"
 fi
 
-# -- 3. the packet tests with tiny limits
+# -- 3. the packet and end-to-end tests with tiny limits
 if want limits; then
     t0=$SECONDS
-    echo "hardening: tests/packet with tiny limits"
-    VROUTER_PACKET_LIMITS=tiny $py -m pytest -q -p no:cacheprovider tests/packet ||
+    echo "hardening: tests/packet and tests/e2e with tiny limits"
+    VROUTER_LIMITS=tiny $py -m pytest -q -p no:cacheprovider tests/packet tests/e2e ||
         { echo "hardening: the tiny-limits pass failed" >&2; exit 1; }
     echo "hardening: tiny-limits pass done ($(since))"
 fi

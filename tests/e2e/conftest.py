@@ -10,6 +10,7 @@ import subprocess
 import pytest
 import yaml
 
+import limits
 from vrouter.appliance import Appliance
 from vrouter.config import parse
 
@@ -36,6 +37,10 @@ def appliance(tmp_path):
         app = Appliance(cfg, tmp_path / "run", name=f"e2e{os.getpid()}-{n}")
         app.start()
         started.append(app)
+        if limits.tiny():  # the tiny pass is worth something only if the sizes took
+            with app.engine.lock:
+                pools = app.engine.executor.dp.mempool_stats()
+            assert pools["mbufs"]["size"] == limits.TINY["mbufs"], pools
         return app
 
     before = _netns()

@@ -50,12 +50,24 @@ UDP_ECHO = textwrap.dedent("""
         data, peer = s.recvfrom(2048); s.sendto(data + b" from " + peer[0].encode(), peer)
 """)
 
+TCP_ECHO = textwrap.dedent("""
+    import socketserver, sys
+    class H(socketserver.StreamRequestHandler):
+        def handle(self):
+            for line in self.rfile:
+                self.wfile.write(line)
+    class S(socketserver.ThreadingTCPServer):
+        daemon_threads = True; allow_reuse_address = True
+    S((sys.argv[1], int(sys.argv[2])), H).serve_forever()
+""")
+
 
 @pytest.fixture
 def nat_router(appliance, tmp_path):
     app = appliance(CONFIG.format(sock=tmp_path / "api.sock"))
     (tmp_path / "whoami.py").write_text(WHOAMI)
     (tmp_path / "udpecho.py").write_text(UDP_ECHO)
+    (tmp_path / "tcpecho.py").write_text(TCP_ECHO)
     app.tmp = tmp_path
     app.channel = grpc.insecure_channel(f"unix:{tmp_path / 'api.sock'}")
     app.servers = []
@@ -113,6 +125,7 @@ def test_traceroute_through_the_nat_shows_the_hops(nat_router):
     assert hops == ["10.30.0.1", "203.0.113.2"], out
 
 
+@pytest.mark.capacity("2000 NAT sessions")
 def test_thousands_of_concurrent_flows_all_complete(nat_router):
     serve(nat_router, "vn-out", "whoami.py", "203.0.113.2", 80)
     assert curl("vn-in", "http://203.0.113.2/") == "203.0.113.1"
@@ -148,3 +161,44 @@ def test_thousands_of_concurrent_flows_all_complete(nat_router):
     assert count.sessions > 0
     left = stub.FlushSessions(nat_pb2.NatSessionFilter(protocol="tcp"))
     assert left.sessions == 0
+
+
+def test_established_connection_survives_a_dataplane_restart(nat_router):
+    """Sessions live in the dataplane, so a killed one loses them; the inside
+    host's next segment makes a new one, and since the mapping keeps the
+    inside port when it is free, it is the same outside port: the
+    connection goes on, unknown to the server."""
+    import os
+    import signal
+    import time
+    serve(nat_router, "vn-out", "tcpecho.py", "203.0.113.2", 7)
+    sh("vn-out", "for i in $(seq 50); do ss -ltn | grep -q ':7 ' && exit 0; sleep 0.1; done; "
+                 "exit 1")
+    client = subprocess.Popen(["ip", "netns", "exec", "vn-in", "python3", "-c", textwrap.dedent("""
+        import socket
+        t = socket.create_connection(("203.0.113.2", 7), timeout=20)
+        t.sendall(b"one\\n"); print(t.recv(100).decode().strip(), t.getsockname()[1], flush=True)
+        input()
+        t.sendall(b"two\\n"); print(t.recv(100).decode().strip(), flush=True)
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        first, port = client.stdout.readline().split()
+        assert first == "one"
+        stub = nat_pb2_grpc.NatServiceStub(nat_router.channel)
+
+        def mapped() -> list[str]:
+            return [s.translated_source for s in stub.ListSessions(
+                nat_pb2.NatSessionFilter(protocol="tcp", port=int(port)))]
+        assert mapped() == [f"203.0.113.1:{port}"]  # the inside port kept
+        old, restarts = nat_router.process.pid, nat_router.restarts
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while nat_router.restarts == restarts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert nat_router.restarts == restarts + 1 and nat_router.process.pid != old
+        assert mapped() == []  # the session went with the old dataplane
+        out, _ = client.communicate("\n", timeout=30)
+        assert out.strip() == "two"
+        assert mapped() == [f"203.0.113.1:{port}"]  # remade, the same mapping
+    finally:
+        client.kill()

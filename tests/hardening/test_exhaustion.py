@@ -4,7 +4,7 @@ New work is refused and counted, work already accepted is finished, flows
 that were there keep going, the control channel answers throughout, and
 once the pressure is gone every mbuf is back in the pool (PacketRouter.close
 checks that last part for every test). NAT sessions: test_nat_limits.py;
-the whole packet suite also runs with tiny limits (VROUTER_PACKET_LIMITS)."""
+the whole packet suite also runs with tiny limits (VROUTER_LIMITS)."""
 
 from __future__ import annotations
 
@@ -146,7 +146,8 @@ def test_small_queues_refuse_what_does_not_fit_and_count_it(tiny):
     # how many reach the control thread depends on how the threads interleave
     held = c("arp_held")
     assert 0 < held <= 256 and c("drop_ctl_ring_full") > 0
-    assert (c("drop_arp_queue_full") > 0) == (held == 256)
+    # the hold queue refuses only once full (exactly 256 may arrive: none refused)
+    assert c("drop_arp_queue_full") == 0 or held == 256
     control_answers(router)
     router.send(b, arp_reply(1, 9))
     wait_for(lambda: c("arp_released") == held, what="the release")

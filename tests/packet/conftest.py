@@ -2,23 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from packet.harness import PacketRouter, tiny_limits
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "capacity(reason): needs more than the tiny limits of "
-        "VROUTER_PACKET_LIMITS=tiny (tables, queues, mbufs); skipped in that pass")
-
-
-def pytest_collection_modifyitems(config, items):
-    if not tiny_limits():
-        return
-    for item in items:
-        mark = item.get_closest_marker("capacity")
-        if mark is not None:
-            why = mark.args[0] if mark.args else "needs the default limits"
-            item.add_marker(pytest.mark.skip(reason=f"tiny limits: {why}"))
+from packet.harness import PacketRouter
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from scapy.layers.l2 import Ether
@@ -17,15 +16,11 @@ from vrouter.dataplane.client import DataplaneClient
 from vrouter.dataplane.messages import PortKind
 from vrouter.dataplane.process import DataplaneProcess, DataplaneSettings
 
+from limits import TINY, tiny
+
 _prefix = itertools.count()
 
-# VROUTER_PACKET_LIMITS=tiny (run-tests.sh's limits pass, dataplane/fuzz/ci.sh):
-# every dataplane a packet test starts gets the smallest tables, queues and
-# pool, unless the test sets that size itself, so that the exhaustion paths
-# run under the whole suite. Tests that need more than this are marked
-# @pytest.mark.capacity and skipped there.
-TINY_LIMITS = {"mbufs": 512, "neigh_table": 32, "nat_sessions": 32, "queue_size": 32}
-# what a test gets otherwise (the dataplane's defaults but a smaller pool)
+# what a test gets unless VROUTER_LIMITS=tiny (limits.py) (the dataplane's defaults but a smaller pool)
 DEFAULT_LIMITS = {"mbufs": 8192, "neigh_table": 4096, "nat_sessions": 65536, "queue_size": 4096}
 
 
@@ -50,23 +45,6 @@ def record_fuzz_seed(port_index: int, frames: list[bytes]) -> None:
     (d / ("pkt-" + hashlib.sha1(data).hexdigest()[:16])).write_bytes(data)
 
 
-def tiny_limits() -> bool:
-    return os.environ.get("VROUTER_PACKET_LIMITS", "") == "tiny"
-
-
-@dataclass
-class PacketSettings(DataplaneSettings):
-    """DataplaneSettings with the dataplane options only tests change."""
-
-    queue_size: int = 0  # --queue-size; 0: the dataplane's default
-
-    def command(self, binary: Path) -> list[str]:
-        cmd = super().command(binary)
-        if self.queue_size:
-            cmd += ["--queue-size", str(self.queue_size)]
-        return cmd
-
-
 def router_mac(i: int) -> str:
     return f"02:00:00:00:00:{i + 1:02x}"
 
@@ -80,8 +58,8 @@ class PacketRouter:
     router_mac(i) when created by `add_ports`."""
 
     def __init__(self, tmp: Path, **settings) -> None:
-        sizes = {"mbufs": 8192, **(TINY_LIMITS if tiny_limits() else {}), **settings}
-        s = PacketSettings(socket=tmp / "dp.sock", file_prefix=f"pkt{os.getpid()}-{next(_prefix)}",
+        sizes = {"mbufs": 8192, **(TINY if tiny() else {}), **settings}
+        s = DataplaneSettings(socket=tmp / "dp.sock", file_prefix=f"pkt{os.getpid()}-{next(_prefix)}",
                            memory_mb=256, hugepages="no", **sizes)
         self.proc = DataplaneProcess(s, log_path=tmp / "dataplane.log")
         self.dp: DataplaneClient = self.proc.start()
@@ -89,13 +67,14 @@ class PacketRouter:
         # what the pools lend out with nothing going on: no_leaks() compares
         self.mbuf_baseline = self.mbufs_in_use()
 
-    def add_ports(self, n: int, vrf: int = 0, addresses: bool = True, rxd: int = 0) -> list[int]:
+    def add_ports(self, n: int, vrf: int = 0, addresses: bool = True, rxd: int = 0,
+                  txd: int = 0) -> list[int]:
         """Adds n ring ports, with addresses, and drains their gratuitous ARPs.
-        `rxd`: entries of their rx rings (default 4096)."""
+        `rxd`, `txd`: entries of their rx and tx rings (default 4096)."""
         for _ in range(n):
             i = len(self.ports)
             pid = self.dp.port_add(f"p{i}", kind=PortKind.RING, vrf=vrf, mac=router_mac(i),
-                                   rxd=rxd)
+                                   rxd=rxd, txd=txd)
             self.ports.append(pid)
             if addresses:
                 self.dp.addr_add(pid, f"10.0.{i}.1/24")

@@ -25,6 +25,17 @@ def test_shipped_configs_load(path):
     assert c.interfaces
 
 
+def test_reference_config_names_every_dataplane_key_with_its_default():
+    from dataclasses import fields
+    from vrouter.config.model import DataplaneConfig
+    raw = yaml.safe_load((ROOT / "configs" / "reference.yaml").read_text())["dataplane"]
+    default = DataplaneConfig()
+    assert set(raw) == {f.name for f in fields(DataplaneConfig)}
+    for section in ("arp", "icmp", "punt"):
+        assert set(raw[section]) == {f.name for f in fields(getattr(default, section))}, section
+    assert load(ROOT / "configs" / "reference.yaml").dataplane == default
+
+
 def test_embedded_default_has_demo_hosts_on_each_interface():
     c = parse(yaml.safe_load(default_config_text()), "default")
     assert {h.interface for h in c.demo_hosts} == {i.name for i in c.interfaces}
@@ -68,6 +79,8 @@ routes:
     ("dataplane: {workers: [0]}", "dataplane.workers", "main lcore"),
     ("dataplane: {hugepages: maybe}", "dataplane.hugepages", "expected auto, yes or no"),
     ("dataplane: {arp: {queue_len: 1000}}", "dataplane.arp.queue_len", "out of range"),
+    ("dataplane: {arp: {request_burst: 0}}", "dataplane.arp.request_burst", "out of range 1"),
+    ("dataplane: {queue_size: 16}", "dataplane.queue_size", "out of range 32"),
     ("neighbors: [{interface: nope, ip: 1.1.1.1, mac: '02:00:00:00:00:01'}]",
      "neighbors[0].interface", "unknown interface"),
 ])

@@ -473,19 +473,26 @@ def test_arp_table_size_change_is_startup_only(router):
         e.commit("dataplane: {arp: {table_size: 8192}}\n" + BASE, "cand.yaml")
 
 
+def test_queue_size_is_startup_only(router):
+    e, _ = router
+    with pytest.raises(FailedPrecondition, match=r"dataplane\.queue_size"):
+        e.commit("dataplane: {queue_size: 64}\n" + BASE, "cand.yaml")
+
+
 def test_arp_and_icmp_settings_apply_live(router):
     e, fd = router
-    text = ("dataplane: {arp: {reachable_ms: 5000, max_probes: 5}, icmp: {rate: 10, burst: 2},"
-            " idle_sleep_us: 50}\n" + BASE)
+    text = ("dataplane: {arp: {reachable_ms: 5000, max_probes: 5, request_rate: 20},"
+            " icmp: {rate: 10, burst: 2}, idle_sleep_us: 50}\n" + BASE)
     want = ("~ dataplane: arp.reachable_ms 30000 -> 5000, arp.max_probes 3 -> 5, "
+            "arp.request_rate 1000 -> 20, "
             "icmp.rate 1000 -> 10, icmp.burst 50 -> 2, idle_sleep_us 0 -> 50")
     assert e.load_candidate(text, "cand.yaml") == want  # only the live settings change
     calls = len(fd.calls)
     assert e.commit() == (2, want)  # a version of its own, so rollback undoes it
     assert fd.calls[calls:] == ["params_set"]
     assert fd.params == dict(arp_reachable_ms=5000, arp_retrans_ms=1000, arp_max_probes=5,
-                             arp_queue_len=16, icmp_rate=10, icmp_burst=2, idle_sleep_us=50,
-                             punt_rate=2000, punt_burst=500)
+                             arp_queue_len=16, arp_rate=20, arp_burst=500, icmp_rate=10,
+                             icmp_burst=2, idle_sleep_us=50, punt_rate=2000, punt_burst=500)
     d = e.running_config().dataplane
     assert (d.arp.reachable_ms, d.icmp.rate, d.idle_sleep_us) == (5000, 10, 50)
     # A fresh dataplane gets them too.

@@ -142,7 +142,7 @@ def _dataplane(ctx: _Ctx, raw: Any) -> DataplaneConfig:
     p = "dataplane"
     d = _mapping(ctx, p, raw, {"main_lcore", "workers", "hugepages", "memory_mb", "mbufs",
                                "nexthops", "idle_sleep_us", "extra_eal", "arp", "icmp",
-                               "punt", "nat_sessions"})
+                               "punt", "nat_sessions", "queue_size"})
     kw: dict[str, Any] = {}
     if "main_lcore" in d:
         kw["main_lcore"] = _int(ctx, f"{p}.main_lcore", d["main_lcore"], 0, 1023)
@@ -163,7 +163,7 @@ def _dataplane(ctx: _Ctx, raw: Any) -> DataplaneConfig:
         kw["hugepages"] = v
     for k, lo, hi in (("memory_mb", 64, 1 << 20), ("mbufs", 1024, 1 << 24),
                       ("nexthops", 16, 1 << 24), ("idle_sleep_us", 0, 100000),
-                      ("nat_sessions", 64, 1 << 26)):
+                      ("nat_sessions", 32, 1 << 26), ("queue_size", 32, 1 << 20)):
         if k in d:
             kw[k] = _int(ctx, f"{p}.{k}", d[k], lo, hi)
     if "extra_eal" in d:
@@ -172,7 +172,8 @@ def _dataplane(ctx: _Ctx, raw: Any) -> DataplaneConfig:
     if "arp" in d:
         kw["arp"] = _dataclass_ints(ctx, f"{p}.arp", d["arp"], ArpSettings, {
             "reachable_ms": (10, 3600000), "retrans_ms": (10, 60000), "max_probes": (1, 100),
-            "queue_len": (0, 256), "table_size": (8, 1 << 20)})
+            "queue_len": (0, 256), "table_size": (8, 1 << 20),
+            "request_rate": (0, 1000000), "request_burst": (1, 100000)})
     if "punt" in d:
         kw["punt"] = _dataclass_ints(ctx, f"{p}.punt", d["punt"], PuntSettings, {
             "rate": (0, 10000000), "burst": (0, 100000)})

@@ -21,6 +21,8 @@ class ArpSettings:
     max_probes: int = 3
     queue_len: int = 16
     table_size: int = 4096
+    request_rate: int = 1000  # ARP requests/s per port (resolving, probing); a throttle
+    request_burst: int = 500
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class DataplaneConfig:
     icmp: IcmpSettings = field(default_factory=IcmpSettings)
     punt: PuntSettings = field(default_factory=PuntSettings)
     nat_sessions: int = 65536  # all workers together; a startup setting
+    queue_size: int = 4096  # entries of each ring between threads; a startup setting
 
 
 @dataclass(frozen=True)

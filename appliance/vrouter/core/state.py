@@ -87,6 +87,7 @@ def params_fields(p: LiveParams) -> dict[str, int]:
     """LiveParams as DataplaneClient.params_set() keywords."""
     return dict(arp_reachable_ms=p.arp.reachable_ms, arp_retrans_ms=p.arp.retrans_ms,
                 arp_max_probes=p.arp.max_probes, arp_queue_len=p.arp.queue_len,
+                arp_rate=p.arp.request_rate, arp_burst=p.arp.request_burst,
                 icmp_rate=p.icmp.rate, icmp_burst=p.icmp.burst, idle_sleep_us=p.idle_sleep_us,
                 punt_rate=p.punt.rate, punt_burst=p.punt.burst)
 

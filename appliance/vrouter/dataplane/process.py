@@ -83,6 +83,7 @@ class DataplaneSettings:
     nexthops: int = 65536
     neigh_table: int = 4096
     nat_sessions: int = 65536
+    queue_size: int = 0  # rings between threads; 0: the dataplane's default (4096)
     vrf0_routes: int = 0
     vrf0_tbl8: int = 0
     extra_eal: tuple[str, ...] = ()
@@ -124,6 +125,8 @@ class DataplaneSettings:
             app += ["--vrf0-routes", str(self.vrf0_routes)]
         if self.vrf0_tbl8:
             app += ["--vrf0-tbl8", str(self.vrf0_tbl8)]
+        if self.queue_size:
+            app += ["--queue-size", str(self.queue_size)]
         return [str(binary), *eal, "--", *app]
 
 

@@ -31,6 +31,11 @@ from ..dataplane.messages import VR_PORT_NONE
 log = logging.getLogger("vrouter.hoststack")
 
 _tap_ids = itertools.count()
+# Descriptors of an exception (TAP) port: net_tap fills its rx ring with
+# mbufs from the shared pool when the port starts, and the router's own
+# traffic is light (punts are rate-limited), so a small ring leaves the pool
+# to forwarding: a thousand VRF interfaces must not empty it.
+EXCEPTION_DESC = 128
 
 
 def namespace_name(appliance: str, vrf: str) -> str:
@@ -167,7 +172,7 @@ class ControlNamespaces:
         idx = next(_tap_ids)
         try:
             tap = dp.port_add(f"x-{itf.name}"[:31], f"net_tap{idx},iface={tmp}", vrf=0,
-                              mtu=itf.mtu)
+                              mtu=itf.mtu, rxd=EXCEPTION_DESC, txd=EXCEPTION_DESC)
         except DataplaneError as e:
             log.error("no control-namespace interface for %s: %s", itf.name, e)
             return
