@@ -50,9 +50,10 @@ struct pkt_meta {
 	uint8_t action;
 	uint8_t flags;
 	uint32_t nh_ip;
-	uint32_t nat_sess; /* session (idx << 1 | reply) to apply at postrouting */
+	uint32_t nat_sess; /* session (idx << 1 | reply) to apply at postrouting, or
+			    * (PKT_F_NAT_DONE) the one applied at prerouting */
 	uint32_t trace;    /* PKT_F_TRACE: the packet's number in its trace */
-	uint32_t _pad;
+	uint32_t nat_orig_dst; /* 1:1 NAT at prerouting: the destination it came with */
 	uint64_t tsc;      /* capture copies: when it was seen */
 };
 

@@ -43,6 +43,7 @@ static void ip4_icmp_error(struct worker *w, struct rte_mbuf *m, uint8_t type, u
 		counter_inc(w->stats, port, why);
 		return;
 	}
+	nat_own_error_quote(w, m, e);
 	counter_inc(w->stats, port, VR_CNT_ICMP_ERRORS_SENT);
 	worker_originate(w, e);
 }

@@ -73,6 +73,8 @@ int nat_worker_init(struct worker *w);
 uint16_t nat_prerouting(struct worker *w, struct rte_mbuf **pkts, uint16_t n, bool handed_off);
 /* Returns false if the packet was dropped (and counted). */
 bool nat_postrouting(struct worker *w, struct rte_mbuf *m, uint16_t out_port);
+/* The worker's own ICMP error `e` about `orig`: its quote as the sender sent it. */
+void nat_own_error_quote(struct worker *w, struct rte_mbuf *orig, struct rte_mbuf *e);
 /* Per loop: expire a bounded number of sessions, run commands from ctl. */
 void nat_worker_housekeeping(struct worker *w);
 

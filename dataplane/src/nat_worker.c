@@ -673,11 +673,74 @@ static bool icmp_error_quote(struct rte_mbuf *m, uint16_t vrf, struct rte_ipv4_h
 	return true;
 }
 
-static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
+/* The source or destination (`dst`) address of a header changed to `nw`
+ * (network order), the IP checksum (when asked) and the L4 one (`v`, may be
+ * empty) updated with it. */
+static void addr_set(struct rte_ipv4_hdr *ip, bool dst, rte_be32_t nw, struct l4_view *v,
+		     bool fix_ip_csum)
+{
+	uint32_t old = dst ? ip->dst_addr : ip->src_addr;
+	if (old == nw)
+		return;
+	if (dst)
+		ip->dst_addr = nw;
+	else
+		ip->src_addr = nw;
+	if (fix_ip_csum)
+		ip->hdr_checksum = csum_update32(ip->hdr_checksum, old, nw);
+	l4_csum32(v, old, nw);
+}
+
+/* The ICMP checksum of an error computed again over all of it (a
+ * reassembled error is a chain). */
+static void icmp_error_csum(struct rte_mbuf *m)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	uint16_t hlen = ip4_hdr_len(ip);
 	uint8_t *icmp = (uint8_t *)ip + hlen;
+	icmp[2] = icmp[3] = 0;
+	uint16_t sum = 0;
+	rte_raw_cksum_mbuf(m, hlen, rte_be_to_cpu_16(ip->total_length) - hlen, &sum);
+	uint16_t ck = (uint16_t)~sum;
+	memcpy(icmp + 2, &ck, 2);
+}
+
+/* An ICMP error about a 1:1 flow (no session): from outside about what an
+ * inside host sent (the quote's source is the external address), or from
+ * the inside host about what it was sent (the quote's destination is the
+ * internal address). Both the quote and the outer header are translated
+ * (RFC 5508 REQ-3; RFC 3022 4.3). `rk`: the reverse of the quote's key. */
+static bool xlat_static_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf,
+			      struct rte_ipv4_hdr *in, struct l4_view *iv, const struct nat_key *rk)
+{
+	const struct nat_vrf *nv = nat_of_vrf(vrf);
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	struct l4_view none = {0};
+	const struct nat_rule *st;
+	if ((st = static_by_ext(nv, rk->dst)) != NULL) {
+		rte_be32_t ext = rte_cpu_to_be_32(st->r.ext_ip), in_ip = rte_cpu_to_be_32(st->r.int_ip);
+		addr_set(in, false, in_ip, iv, false);
+		if (ip->dst_addr == ext)
+			addr_set(ip, true, in_ip, &none, true);
+	} else if ((st = static_by_int(nv, rk->src)) != NULL) {
+		rte_be32_t ext = rte_cpu_to_be_32(st->r.ext_ip), in_ip = rte_cpu_to_be_32(st->r.int_ip);
+		addr_set(in, true, ext, iv, false);
+		if (ip->src_addr == in_ip)
+			addr_set(ip, false, ext, &none, true);
+	} else {
+		return false;
+	}
+	in->hdr_checksum = 0;
+	in->hdr_checksum = rte_ipv4_cksum(in);
+	icmp_error_csum(m);
+	pkt_meta(m)->flags |= PKT_F_NAT_DONE;
+	counter_inc(w->stats, pkt_meta(m)->in_port, VR_CNT_NAT_ICMP_ERRORS_TRANSLATED);
+	return true;
+}
+
+static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	struct rte_ipv4_hdr *in;
 	struct l4_view iv;
 	struct nat_key rk;
@@ -685,7 +748,7 @@ static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
 		return false;
 	void *data;
 	if (rte_hash_lookup_data(w->nat->sessions, &rk, &data) < 0)
-		return false;
+		return xlat_static_error(w, m, vrf, in, &iv, &rk);
 	uint32_t sd = (uint32_t)(uintptr_t)data;
 	const struct nat_session *s = &w->nat->sess[sd >> 1];
 	bool err_reply = sd & 1;
@@ -714,16 +777,51 @@ static bool xlat_icmp_error(struct worker *w, struct rte_mbuf *m, uint16_t vrf)
 	none.dport = &ports[1];
 	ports[0] = ports[1] = 0;
 	rewrite(ip, &none, &outer, true);
-	/* the ICMP checksum covers the quote: compute it again (over every
-	 * segment: a reassembled error is a chain) */
-	icmp[2] = icmp[3] = 0;
-	uint16_t sum = 0;
-	rte_raw_cksum_mbuf(m, hlen, rte_be_to_cpu_16(ip->total_length) - hlen, &sum);
-	uint16_t ck = (uint16_t)~sum;
-	memcpy(icmp + 2, &ck, 2);
+	icmp_error_csum(m); /* it covers the quote */
 	pkt_meta(m)->flags |= PKT_F_NAT_DONE;
 	counter_inc(w->stats, pkt_meta(m)->in_port, VR_CNT_NAT_ICMP_ERRORS_TRANSLATED);
 	return true;
+}
+
+/* The router's own ICMP error `e` about `orig`, a packet NAT translated at
+ * prerouting (a reply, a port forward, 1:1 inbound): its quote holds the
+ * packet as translated. Put it back as the sender sent it (RFC 5508 REQ-3),
+ * or the inside address leaks and the sender cannot match the error. */
+void nat_own_error_quote(struct worker *w, struct rte_mbuf *orig, struct rte_mbuf *e)
+{
+	const struct pkt_meta *om = pkt_meta(orig);
+	if (!(om->flags & PKT_F_NAT_DONE))
+		return;
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(e, struct rte_ipv4_hdr *);
+	uint16_t hlen = ip4_hdr_len(ip);
+	uint8_t *icmp = (uint8_t *)ip + hlen;
+	struct rte_ipv4_hdr *in;
+	struct l4_view iv;
+	struct nat_key rk;
+	if (om->nat_sess != NAT_SESS_NONE) {
+		if (!icmp_error_quote(e, om->vrf, &in, &iv, &rk))
+			return;
+		const struct nat_session *s = &w->nat->sess[om->nat_sess >> 1];
+		struct nat_key from, to, quoted = nat_key_reverse(&rk);
+		sess_dir(s, om->nat_sess & 1, &from, &to);
+		if (!s->used || quoted.src != to.src || quoted.dst != to.dst ||
+		    quoted.sport != to.sport || quoted.dport != to.dport || quoted.proto != to.proto)
+			return; /* not the session that translated it (anymore) */
+		rewrite(in, &iv, &from, false);
+	} else {
+		in = (struct rte_ipv4_hdr *)(icmp + 8);
+		uint32_t len = rte_pktmbuf_data_len(e);
+		uint16_t ihlen = ip4_hdr_len(in);
+		if (len < hlen + 8u + sizeof(*in) || hlen + 8u + ihlen > len)
+			return;
+		if (ip4_is_later_fragment(in) ||
+		    !l4_view(in->next_proto_id, (uint8_t *)in + ihlen, len - hlen - 8 - ihlen, &iv))
+			iv = (struct l4_view){0};
+		addr_set(in, true, rte_cpu_to_be_32(om->nat_orig_dst), &iv, false);
+	}
+	in->hdr_checksum = 0;
+	in->hdr_checksum = rte_ipv4_cksum(in);
+	icmp_error_csum(e);
 }
 
 /* ---------------- prerouting ---------------- */
@@ -846,12 +944,11 @@ static enum nat_verdict prerouting_one(struct worker *w, struct rte_mbuf **mp,
 		sess_touch(s, reply, tcp_flags, now);
 		counter_inc(w->stats, meta->in_port, VR_CNT_NAT_TRANSLATED);
 		trace(m, VR_TRACE_NAT_PRE, s->rule, sd);
+		meta->nat_sess = sd;
 		if (reply || (s->flags & NS_DST_NAT)) {
 			xlat_packet(m, s, reply); /* the destination changes: before routing */
 			meta->flags |= PKT_F_NAT_DONE;
-		} else {
-			meta->nat_sess = sd; /* source only: after the TTL check */
-		}
+		} /* else source only: after the TTL check */
 		return NAT_CONTINUE;
 	}
 	if (kind == KEY_FLOW) {
@@ -866,6 +963,7 @@ static enum nat_verdict prerouting_one(struct worker *w, struct rte_mbuf **mp,
 			counter_inc(w->stats, meta->in_port, VR_CNT_NAT_TRANSLATED);
 			trace(m, VR_TRACE_NAT_PRE, d->r.id | VR_TRACE_NAT_NEW, idx << 1);
 			xlat_packet(m, &w->nat->sess[idx], false);
+			meta->nat_sess = idx << 1;
 			meta->flags |= PKT_F_NAT_DONE;
 			return NAT_CONTINUE;
 		}
@@ -874,6 +972,7 @@ static enum nat_verdict prerouting_one(struct worker *w, struct rte_mbuf **mp,
 	if (st != NULL) {
 		trace(m, VR_TRACE_NAT_PRE, st->r.id, VR_TRACE_NAT_STATELESS);
 		xlat_static(m, true, st->r.int_ip);
+		meta->nat_orig_dst = k->dst;
 		meta->flags |= PKT_F_NAT_DONE;
 		counter_inc(w->stats, meta->in_port, VR_CNT_NAT_TRANSLATED);
 	}

@@ -179,10 +179,6 @@ def test_router_own_error_about_inside_packet_quotes_it_untranslated(router, mas
         "drop_ttl_expired": 1, "icmp_errors_sent": 1})})
 
 
-@pytest.mark.xfail(strict=True, reason="the router's own ICMP errors about packets it "
-                   "already translated at prerouting (replies, port forwards) quote the "
-                   "translated packet: the inside address leaks and the sender cannot match "
-                   "the error (RFC 5508 REQ-3 wants the quote as the sender sent it)")
 def test_router_own_error_about_forwarded_packet_quotes_what_the_sender_sent(router):
     """Traceroute to a port forward: the outside client's TTL-1 packet gets
     time exceeded quoting its own packet (to the outside address and port)."""
@@ -195,6 +191,52 @@ def test_router_own_error_about_forwarded_packet_quotes_what_the_sender_sent(rou
     router.expect_none(a)
     assert bytes(err) == icmp_error(1, out_mac(), OUT_ADDR, PEER, 11, 0, bytes(req[IP]),
                                     err[IP].id)
+
+
+def test_router_own_error_about_a_reply_quotes_it_as_the_server_sent_it(router, masq):
+    """A reply to a masqueraded flow with TTL 1 expires at the router: the
+    error quotes the reply to the outside address and mapped port, not to
+    the inside host."""
+    a, b = masq
+    router.send(a, flow(17))
+    router.expect(b, 1)
+    reply = from_outside() / IP(src=FAR, dst=OUT_ADDR, ttl=1, id=5) / \
+        UDP(sport=7000, dport=MAPPED) / Raw(b"reply")
+    router.send(b, reply)
+    (err,) = router.expect(b, 1)
+    router.expect_none(a)
+    assert bytes(err) == icmp_error(1, out_mac(), OUT_ADDR, FAR, 11, 0, bytes(reply[IP]),
+                                    err[IP].id)
+
+
+def test_router_own_error_about_a_static_inbound_packet_quotes_the_external_address(router):
+    a, b = setup(router)
+    static_rule(router, "10.0.1.50", IN2)
+    req = from_outside() / IP(src=PEER, dst="10.0.1.50", ttl=1, id=9) / TCP(sport=4000, dport=22)
+    router.send(b, req)
+    (err,) = router.expect(b, 1)
+    router.expect_none(a)
+    assert bytes(err) == icmp_error(1, out_mac(), OUT_ADDR, PEER, 11, 0, bytes(req[IP]),
+                                    err[IP].id)
+
+
+def test_error_from_inside_about_a_static_inbound_flow_translated(router):
+    """The inside host of a 1:1 mapping answers an inbound packet with an
+    error: it leaves from the external address, quoting the packet as the
+    outside sender sent it."""
+    a, b = setup(router)
+    static_rule(router, "10.0.1.50", IN2)
+    req = from_outside() / IP(src=PEER, dst="10.0.1.50", id=9) / UDP(sport=4000, dport=9999) / \
+        Raw(b"q")
+    router.send(b, req)
+    (inb,) = router.expect(a, 1)
+    assert inb[IP].dst == IN2
+    err = error_frame(from_inside(3), IN2, PEER, 3, 3, ip_bytes(inb[IP]))
+    router.send(a, err)
+    (got,) = router.expect(b, 1)
+    want = error_frame(Ether(src=router_mac(1), dst=out_mac()), "10.0.1.50", PEER, 3, 3,
+                       ip_bytes(req[IP], ttl=63), ttl=63)
+    assert bytes(got) == bytes(want)
 
 
 def test_error_from_an_inside_router_leaves_from_the_outside_address(router, masq):
@@ -250,8 +292,6 @@ def test_fragmented_error_translated_with_the_whole_checksum(router, masq):
     assert bytes(got) == bytes(want)
 
 
-@pytest.mark.xfail(strict=True, reason="ICMP errors about 1:1 (static) NAT flows are not "
-                   "translated: no session, and the static rule is not applied to them")
 def test_error_about_a_static_flow_translated(router):
     """RFC 5508 REQ-3 (Basic NAT too, RFC 3022 4.3): an error about a 1:1
     flow reaches the inside host with the quote translated back."""
