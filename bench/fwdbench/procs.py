@@ -141,10 +141,9 @@ def wait_for_socket(path: Path, timeout: float, proc: Proc | None = None) -> Non
     raise BenchError(f"no memif socket at {path} after {timeout:.0f} s")
 
 
-def runqueue_wait_ns(pids: list[int]) -> int | None:
-    """Total time the threads of these processes spent runnable but not
-    running (/proc/PID/task/TID/schedstat, field 2): CPU time another task
-    on the same CPU took from them. None if the kernel does not say."""
+def _schedstat_ns(pids: list[int], field: int) -> int | None:
+    """A field of /proc/PID/task/TID/schedstat summed over every thread of
+    these processes; None if the kernel says nothing."""
     total = 0
     seen = False
     for pid in pids:
@@ -155,30 +154,23 @@ def runqueue_wait_ns(pids: list[int]) -> int | None:
         for tid in tids:
             try:
                 with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[1])
+                    total += int(f.read().split()[field])
                     seen = True
             except (OSError, IndexError, ValueError):
                 continue
     return total if seen else None
+
+
+def runqueue_wait_ns(pids: list[int]) -> int | None:
+    """Total time the threads of these processes spent runnable but not
+    running (schedstat field 2): CPU time another task on the same CPU took
+    from them. None if the kernel does not say."""
+    return _schedstat_ns(pids, 1)
 
 
 def runtime_ns(pids: list[int]) -> int | None:
-    """Total CPU time the threads of these processes have run
-    (/proc/PID/task/TID/schedstat, field 1). For a poll-mode DUT alone on
-    its CPU it grows as fast as the clock: wall time minus its growth is
-    what others (processes, interrupts) took from it. None if unknown."""
-    total = 0
-    seen = False
-    for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[0])
-                    seen = True
-            except (OSError, IndexError, ValueError):
-                continue
-    return total if seen else None
+    """Total CPU time the threads of these processes have run (schedstat
+    field 1). For a poll-mode DUT alone on its CPU it grows as fast as the
+    clock: wall time minus its growth is what others (processes,
+    interrupts) took from it. None if unknown."""
+    return _schedstat_ns(pids, 0)

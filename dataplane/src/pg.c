@@ -323,15 +323,24 @@ static int pg_flood_start_handler(const void *req, uint32_t len, struct ctl_resp
 }
 CTL_HANDLER(VR_MSG_PG_FLOOD_START, sizeof(struct vr_pg_flood_req), pg_flood_start_handler)
 
-static int pg_flood_stats_handler(const void *req, uint32_t len, struct ctl_resp *r)
+/* The ring port a stats or stop request names, which must have a generator. */
+static int pg_flood_port(const struct vr_port_id *q, struct ctl_resp *r)
 {
-	const struct vr_port_id *q = req;
-	(void)len;
 	int rc = pg_check_port(q->port, r);
 	if (rc < 0)
 		return rc;
 	if (floods[q->port] == NULL)
 		return ctl_err(r, ENOENT, "port %s has no traffic generator", dp.ports[q->port].name);
+	return 0;
+}
+
+static int pg_flood_stats_handler(const void *req, uint32_t len, struct ctl_resp *r)
+{
+	const struct vr_port_id *q = req;
+	(void)len;
+	int rc = pg_flood_port(q, r);
+	if (rc < 0)
+		return rc;
 	struct vr_pg_flood_stats *e = ctl_resp_put(r, sizeof(*e));
 	pg_flood_read(floods[q->port], e);
 	return 0;
@@ -342,11 +351,9 @@ static int pg_flood_stop_handler(const void *req, uint32_t len, struct ctl_resp 
 {
 	const struct vr_port_id *q = req;
 	(void)len;
-	int rc = pg_check_port(q->port, r);
+	int rc = pg_flood_port(q, r);
 	if (rc < 0)
 		return rc;
-	if (floods[q->port] == NULL)
-		return ctl_err(r, ENOENT, "port %s has no traffic generator", dp.ports[q->port].name);
 	struct vr_pg_flood_stats *e = ctl_resp_put(r, sizeof(*e));
 	pg_flood_stop(q->port, e);
 	return 0;

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from e2e.conftest import sh
-from e2e.test_nat import CONFIG, TCP_ECHO, UDP_ECHO
+from e2e.test_nat import CONFIG, TCP_ECHO, UDP_ECHO, serve
 from vrouter.v1 import nat_pb2, nat_pb2_grpc, stats_pb2, stats_pb2_grpc
 
 SESSIONS = 32  # the smallest table the dataplane takes (--nat-sessions)
@@ -48,8 +48,12 @@ def small_nat(appliance, tmp_path):
         (tmp_path / name).write_text(src)
     app.tmp = tmp_path
     app.channel = grpc.insecure_channel(f"unix:{tmp_path / 'api.sock'}")
+    app.servers = []
     yield app
     app.channel.close()
+    for p in app.servers:
+        p.kill()
+        p.wait()
 
 
 def dropped_table_full(app) -> int:
@@ -60,9 +64,8 @@ def dropped_table_full(app) -> int:
 
 def test_full_table_refuses_new_flows_and_keeps_the_old(small_nat):
     tmp = small_nat.tmp
-    for script, port in (("tcpecho.py", 7), ("udpecho.py", 9)):
-        subprocess.Popen(["ip", "netns", "exec", "vn-out", "python3", str(tmp / script),
-                          "203.0.113.2", str(port)])
+    serve(small_nat, "vn-out", "tcpecho.py", "203.0.113.2", 7)
+    serve(small_nat, "vn-out", "udpecho.py", "203.0.113.2", 9)
     sh("vn-out", "for i in $(seq 50); do ss -ltn | grep -q ':7 ' && ss -lun | grep -q ':9 ' "
                  "&& exit 0; sleep 0.1; done; exit 1")
     nat = nat_pb2_grpc.NatServiceStub(small_nat.channel)

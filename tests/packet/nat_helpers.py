@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
 
+import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
@@ -44,6 +45,14 @@ def setup(router: PacketRouter) -> tuple[int, int]:
     router.dp.nh_add(1, NhType.GATEWAY, b, PEER)
     router.dp.route_add(0, [("20.0.0.0/8", 1)])
     return a, b
+
+
+@pytest.fixture
+def router(shared_router):
+    """For a NAT test module: the module's one dataplane (its tests add no
+    ports), its NAT state reset before each test: a start per test would
+    double the run time."""
+    return reset_nat(shared_router)
 
 
 DEFAULT_TIMEOUTS = {"tcp_established": 7440, "tcp_transitory": 240, "udp": 300, "icmp": 60,

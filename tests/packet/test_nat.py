@@ -13,9 +13,10 @@ from scapy.packet import Raw
 
 from packet.harness import PacketRouter
 from packet.helpers import assert_counters, merge, rx, snapshot, tx
+from packet.nat_helpers import router  # noqa: F401 - the fixture
 from packet.nat_helpers import (FAR, FAR2, IN1, IN2, OUT_ADDR, PEER, NatState, forward_rule,
                                 from_inside, from_outside, in_mac, masquerade, out_mac, pool_rule,
-                                reset_nat, session_tuples, setup, static_rule, xlated)
+                                session_tuples, setup, static_rule, xlated)
 
 NEW = {"ip_forwarded": 1, "nat_sessions_created": 1, "nat_translated": 1}  # first packet
 HIT = {"ip_forwarded": 1, "nat_translated": 1}  # a packet of a known session
@@ -29,13 +30,6 @@ def udp_out(sport=5000, dport=7000, dst=FAR, h=2, payload=b"question", **ip):
 def udp_in(dport, sport=7000, src=FAR, dst=OUT_ADDR, payload=b"answer!", **ip):
     return (from_outside() / IP(src=src, dst=dst, id=0x2222, **ip) /
             UDP(sport=sport, dport=dport) / Raw(payload))
-
-
-@pytest.fixture
-def router(shared_router):
-    """The module's one dataplane (tests here add no ports), its NAT state
-    reset before each test: a start per test would double the run time."""
-    return reset_nat(shared_router)
 
 
 @pytest.fixture

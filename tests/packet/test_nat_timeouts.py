@@ -10,15 +10,9 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP, UDPerror
 from scapy.packet import Raw
 
 from packet.helpers import assert_counters, icmp_error, merge, rx, snapshot, tx
+from packet.nat_helpers import router  # noqa: F401 - the fixture
 from packet.nat_helpers import (FAR, IN1, OUT_ADDR, NatState, from_inside, from_outside, in_mac,
-                                masquerade, out_mac, reset_nat, setup, xlated)
-
-
-@pytest.fixture
-def router(shared_router):
-    """The module's one dataplane (tests here add no ports), its NAT state
-    reset before each test: a start per test would double the run time."""
-    return reset_nat(shared_router)
+                                masquerade, out_mac, setup, xlated)
 
 
 @pytest.fixture
